@@ -1,0 +1,307 @@
+"""Scenario files: TOML loading, --set overrides, validation and the resolved scenario.
+
+Everything a user can get wrong is checked here, before any simulation or any file is
+written; errors name the file, the dotted key, the bad value and what is allowed.
+"""
+
+import dataclasses
+import math
+import os
+import tomllib
+
+import numpy as np
+
+from . import plugins as plugin_manager
+from .errors import GamesimError, did_you_mean, located
+from .grid import Grid
+from .params import build, fill, param
+
+PLOT_KINDS = ("convergence", "densities")
+FALLBACK_OPTIMIZER = {"kind": "sgd", "lr": 0.01}
+
+
+class _Top:
+    name: str = param("", help="run name; default the file's stem")
+    description: str = param("", help="one line saying what to look at")
+    seed: int = param(0, ge=0, help="seed of the random streams (parameter initialization)")
+    iterations: int = param(1000, ge=0, help="number of iterations (generator steps)")
+    record_every: int = param(10, ge=1, help="record metrics every this many iterations")
+    plugins: list[str] = param([], help="extra plugin modules to import")
+
+
+class _Stop:
+    metric: str = param(help="a recorded metric: value, a distance, d_max_dev or mass_outside")
+    below: float = param(help="stop (status 'converged') once the metric is below this")
+
+
+class _Grid:
+    lower: float = param(-8.0, help="left edge")
+    upper: float = param(8.0, help="right edge")
+    points: int = param(512, ge=2, help="number of cells N")
+
+    def validate(self):
+        if not self.upper > self.lower:
+            from .errors import ParameterError
+            raise ParameterError("upper", f"got {self.upper!r}, expected a number > lower "
+                                          f"({self.lower!r})")
+
+
+class _Game:
+    mode: str = param("adversarial", choices=("adversarial", "direct"),
+                      help="adversarial (GAN game) or direct (descend a distance)")
+    objective: str = param("minimax", help="objective plugin (adversarial mode)")
+    schedule: str = param("alternating", choices=("alternating", "simultaneous"),
+                          help="order of the players' steps with a parametrized discriminator")
+    distance: dict = param(None, plugin="distance", help="the generator's loss in direct mode")
+
+
+class _Metrics:
+    distances: list[str] = param(["js", "kl", "w1", "tv"], help="distances recorded every row")
+
+
+class _Output:
+    plots: list[str] = param(list(PLOT_KINDS), choices=PLOT_KINDS, help="figures to draw")
+
+
+@dataclasses.dataclass
+class Scenario:
+    """A validated scenario: plugin instances built, every default filled in ``resolved``."""
+
+    path: str
+    name: str
+    description: str
+    seed: int
+    iterations: int
+    record_every: int
+    stop: tuple | None
+    grid: Grid
+    target: object
+    p_data: np.ndarray
+    target_outside: float
+    generator: object
+    generator_optimizer: object
+    discriminator: object | None
+    discriminator_optimizer: object | None
+    steps: int
+    mode: str
+    objective: object | None
+    schedule: str
+    distance: object | None
+    distances: dict
+    plots: list
+    snapshots: list
+    resolved: dict
+
+
+def read_toml(path):
+    """Parse a TOML file; a missing, unreadable, binary or malformed file is a GamesimError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise GamesimError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GamesimError(f"{path}: is a directory, expected a scenario file (.toml)") from None
+    except OSError as err:
+        raise GamesimError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
+    except UnicodeDecodeError:
+        raise GamesimError(f"{path}: not a text file (expected a UTF-8 TOML scenario)") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise GamesimError(f"{path}: TOML syntax error: {err}") from None
+
+
+def apply_overrides(data, overrides, path):
+    """Apply ``--set dotted.key=VALUE`` overrides; VALUE is parsed as TOML, else a string."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise GamesimError(f"--set {item!r}: expected KEY=VALUE, e.g. generator.optimizer.lr=0.5")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        table = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise GamesimError(located(path, ".".join(parts[:i + 1]),
+                                           f"--set {item!r}: not a table, cannot set a key in it"))
+        table[parts[-1]] = value
+    return data
+
+
+SECTIONS = ("name", "description", "seed", "iterations", "record_every", "stop", "plugins",
+            "grid", "target", "generator", "discriminator", "game", "metrics", "output")
+
+
+def _table(data, key, path, required=False):
+    value = data.get(key, None)
+    if value is None:
+        if required:
+            raise GamesimError(located(path, key, "missing; expected a table"))
+        return {}
+    if not isinstance(value, dict):
+        raise GamesimError(located(path, key, f"got {value!r}, expected a table"))
+    return value
+
+
+def load(path, overrides=(), extra_plugins=()):
+    """Read, override and validate a scenario file; return a :class:`Scenario`."""
+    path = os.fspath(path)
+    data = apply_overrides(read_toml(path), overrides, path)
+    for key in data:
+        if key not in SECTIONS:
+            raise GamesimError(located(path, key, f"unknown key{did_you_mean(key, SECTIONS)}; "
+                                                  f"allowed: {', '.join(SECTIONS)}"))
+    top = _Top()
+    resolved = fill(top, {k: data[k] for k in _Top.__dict__ if k in data}, None, path, "",
+                    "a scenario")
+    resolved["name"] = top.name or os.path.splitext(os.path.basename(path))[0]
+    plugin_manager.load_modules(list(extra_plugins) + top.plugins, path)
+    registry = plugin_manager.registry()
+
+    grid_section = _Grid()
+    resolved["grid"] = fill(grid_section, _table(data, "grid", path), registry, path, "grid",
+                            "[grid]")
+    grid = Grid(grid_section.lower, grid_section.upper, grid_section.points)
+
+    target, resolved["target"] = build(registry, "target", _table(data, "target", path, True),
+                                       path, "target")
+    _setup(target, grid)
+    p_data, target_outside = target.masses(grid)
+    if not p_data.sum() > 0:
+        raise GamesimError(located(path, "target", f"has no mass on the grid "
+                                                   f"[{grid.lower}, {grid.upper}]"))
+
+    game = _Game()
+    resolved["game"] = fill(game, _table(data, "game", path), registry, path, "game", "[game]")
+    generator, resolved["generator"] = build(registry, "generator",
+                                             _table(data, "generator", path, True), path,
+                                             "generator", reserved=("optimizer",))
+    _setup(generator, grid)
+    gen_opt_spec = resolved["generator"].get(
+        "optimizer", getattr(generator, "default_optimizer", FALLBACK_OPTIMIZER))
+    generator_optimizer, resolved["generator"]["optimizer"] = build(
+        registry, "optimizer", gen_opt_spec, path, "generator.optimizer")
+    if getattr(generator_optimizer, "requires_logit_params", False) and \
+            not getattr(generator, "logit_params", False):
+        raise GamesimError(located(path, "generator.optimizer.kind",
+                                   f"{generator_optimizer.name!r} steps mass logits and needs a "
+                                   f"generator whose parameters are mass logits (such as "
+                                   f"'density'); generator {generator.name!r} is not"))
+
+    discriminator = discriminator_optimizer = objective = distance = None
+    steps = 1
+    if game.mode == "direct":
+        if "discriminator" in data:
+            raise GamesimError(located(path, "discriminator",
+                                       "not allowed in direct mode: the generator descends "
+                                       "[game] distance itself and no discriminator plays; "
+                                       "remove the table or set game.mode = 'adversarial'"))
+        if game.distance is None:
+            raise GamesimError(located(path, "game.distance",
+                                       "missing; direct mode needs a distance table, e.g. "
+                                       "distance = { kind = 'w1' }; available: "
+                                       + ", ".join(registry.names("distance"))))
+        distance = game.distance
+        _setup(distance, grid)
+        del resolved["game"]["objective"], resolved["game"]["schedule"]
+    else:
+        if game.distance is not None:
+            raise GamesimError(located(path, "game.distance",
+                                       "only used in direct mode (game.mode = 'direct'); the "
+                                       "adversarial game's loss is game.objective"))
+        objective_cls = registry.lookup("objective", game.objective, path, "game.objective")
+        objective, _ = build(registry, "objective", {"kind": objective_cls.name}, path,
+                             "game.objective")
+        _setup(objective, grid)
+        disc_spec = _table(data, "discriminator", path) or {"kind": "oracle"}
+        discriminator, resolved["discriminator"] = build(
+            registry, "discriminator", disc_spec, path, "discriminator",
+            reserved=("optimizer", "steps"))
+        _setup(discriminator, grid)
+        if getattr(discriminator, "oracle", False):
+            for key in ("optimizer", "steps"):
+                if key in disc_spec:
+                    raise GamesimError(located(path, f"discriminator.{key}",
+                                               "the oracle discriminator has no parameters: "
+                                               "it plays the exact best response every iteration"))
+        else:
+            steps = disc_spec.get("steps", 1)
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+                raise GamesimError(located(path, "discriminator.steps",
+                                           f"got {steps!r}, expected an integer >= 1"))
+            if steps > 1 and game.schedule == "simultaneous":
+                raise GamesimError(located(path, "discriminator.steps",
+                                           "several discriminator steps per generator step need "
+                                           "game.schedule = 'alternating'"))
+            resolved["discriminator"]["steps"] = steps
+            discriminator_optimizer, resolved["discriminator"]["optimizer"] = build(
+                registry, "optimizer", disc_spec.get("optimizer", FALLBACK_OPTIMIZER), path,
+                "discriminator.optimizer")
+            if getattr(discriminator_optimizer, "requires_logit_params", False):
+                raise GamesimError(located(path, "discriminator.optimizer.kind",
+                                           f"{discriminator_optimizer.name!r} needs mass logits; "
+                                           "a discriminator's parameters are not"))
+
+    metrics = _Metrics()
+    resolved["metrics"] = fill(metrics, _table(data, "metrics", path), registry, path, "metrics",
+                               "[metrics]")
+    distances = {}
+    for i, name in enumerate(metrics.distances):
+        distances[name], _ = build(registry, "distance", name, path, f"metrics.distances[{i}]")
+        _setup(distances[name], grid)
+
+    columns = ["value", *distances, "mass_outside"]
+    if objective is not None and objective.output != "critic":
+        columns.append("d_max_dev")
+    stop = None
+    if "stop" in data:
+        stop_section = _Stop()
+        resolved["stop"] = fill(stop_section, _table(data, "stop", path), registry, path, "stop",
+                                "[stop]")
+        if stop_section.metric not in columns:
+            raise GamesimError(located(path, "stop.metric",
+                                       f"got {stop_section.metric!r}"
+                                       f"{did_you_mean(stop_section.metric, columns)}, expected "
+                                       f"a recorded metric: {', '.join(columns)} (add distances "
+                                       f"to [metrics] distances to stop on them)"))
+        stop = (stop_section.metric, stop_section.below)
+
+    output_table = dict(_table(data, "output", path))
+    snapshots_spec = output_table.pop("snapshots", 4)
+    output = _Output()
+    resolved["output"] = fill(output, output_table, registry, path, "output", "[output]")
+    resolved["output"]["snapshots"] = snapshots_spec
+    snapshots = _snapshot_iterations(snapshots_spec, top.iterations, path)
+
+    return Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
+                    top.record_every, stop, grid, target, p_data, target_outside, generator,
+                    generator_optimizer, discriminator, discriminator_optimizer, steps, game.mode,
+                    objective, game.schedule, distance, distances, output.plots, snapshots,
+                    resolved)
+
+
+def _setup(plugin, grid):
+    if hasattr(plugin, "setup"):
+        plugin.setup(grid)
+
+
+def _snapshot_iterations(spec, iterations, path):
+    """``snapshots``: a count of evenly spaced iterations, or a list of iterations."""
+    if isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1:
+        return sorted({int(round(t)) for t in np.linspace(0, iterations, spec)})
+    if isinstance(spec, list) and spec and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= iterations for t in spec):
+        return sorted(set(spec))
+    raise GamesimError(located(path, "output.snapshots",
+                               f"got {spec!r}, expected a count >= 1 or a list of iterations "
+                               f"between 0 and {iterations}"))

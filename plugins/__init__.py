@@ -1,0 +1,1 @@
+"""gamesim's built-in plugins, registered through the same hooks a third party uses."""
