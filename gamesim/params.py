@@ -5,19 +5,24 @@ A plugin declares each parameter as an annotated class attribute::
     std: float = gamesim.param(1.0, gt=0, help="standard deviation")
 
 Supported annotations: ``float``, ``int``, ``bool``, ``str`` (optionally with ``choices``),
-``list[float]`` (a single number is accepted as a one-element list), and ``dict`` or
-``list[dict]`` with ``plugin=KIND`` for nested plugin tables such as a mixture's components.
+``list[float]`` (a single number is accepted as a one-element list), ``list[str]``,
+``pathlib.Path`` (a file named relative to the scenario file's folder; the resolved scenario
+holds the absolute path, so a run directory's scenario.toml runs again from anywhere), and
+``dict`` or ``list[dict]`` with ``plugin=KIND`` for nested plugin tables such as a mixture's
+components.
 """
 
 import dataclasses
 import math
+import os
+import pathlib
 import typing
 
 from .errors import GamesimError, ParameterError, did_you_mean, located
 
 MISSING = object()
 _TYPES = {float: "float", int: "int", bool: "bool", str: "str", list[float]: "float list",
-          list[str]: "str list", dict: "table", list[dict]: "table list"}
+          list[str]: "str list", dict: "table", list[dict]: "table list", pathlib.Path: "path"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +54,8 @@ class Param:
                   ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le)) if v is not None]
         noun = {"float": "a number", "int": "an integer", "bool": "true or false",
                 "str": "a string", "float list": "a number or a list of numbers",
-                "str list": "a list of strings"}[self.type]
+                "str list": "a list of strings",
+                "path": "a file path (relative to the scenario file's folder)"}[self.type]
         return noun + (" " + " and ".join(bounds) if bounds else "")
 
     def describe(self):
@@ -126,6 +132,12 @@ def _convert(p, value, registry, where, key):
                 raise GamesimError(located(where, key, f"got {v!r}{did_you_mean(v, p.choices)}, "
                                                        f"expected items from {', '.join(p.choices)}"))
         return list(value), list(value)
+    if p.type == "path":
+        if not isinstance(value, str) or not value:
+            raise bad()
+        base = os.path.dirname(os.path.abspath(where)) if where else os.getcwd()
+        full = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+        return pathlib.Path(full), full
     if p.type == "bool":
         if not isinstance(value, bool):
             raise bad()
