@@ -1,0 +1,91 @@
+"""Per-iteration cost of the ideal game against a plain NumPy loop doing the same work.
+
+The game: free density generator (softmax logits), oracle discriminator u* = log p_d - log p_g,
+minimax generator gradient -softplus(u), a mirror step with lr 0.5 (lr = 1 would allow the
+algebraic shortcut p <- (p + p_d)/2). gamesim's time is its whole engine loop (plugin calls
+included, recording only at the ends). Prints medians of several repeats and the ratio
+NumPy / gamesim (> 1 means gamesim is faster).
+
+    python benchmarks/bench_ideal.py [--sizes 512 8192 65536] [--repeats 7]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from gamesim import engine, scenario
+
+SCENARIO = """
+iterations = {iterations}
+record_every = {iterations}
+[grid]
+lower = -8.0
+upper = 8.0
+points = {points}
+[target]
+kind = "mixture"
+components = [{{ kind = "normal", mean = -2.0, std = 0.5, weight = 0.3 }},
+              {{ kind = "normal", mean = 1.5, std = 1.0, weight = 0.7 }}]
+[generator]
+kind = "density"
+init = {{ kind = "normal", mean = 0.0, std = 3.0 }}
+optimizer = {{ kind = "mirror", lr = 0.5 }}
+[metrics]
+distances = []
+[output]
+snapshots = 1
+"""
+
+
+def numpy_loop(p_d, theta, iterations, lr):
+    """The same game in plain NumPy: softmax, oracle logit, generator gradient, mirror step."""
+    log_pd = np.log(p_d)
+    for _ in range(iterations):
+        z = theta - theta.max()
+        e = np.exp(z)
+        p_g = e / e.sum()
+        u = log_pd - np.log(p_g)
+        g = -np.logaddexp(0.0, u)
+        theta = theta - lr * g
+        theta -= theta.max()
+    return theta
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192, 65536])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    path = "/dev/stdin"
+    print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}")
+    for n in args.sizes:
+        iterations = max(50, 2_000_000 // n)
+        import tempfile, os
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(SCENARIO.format(iterations=iterations, points=n))
+            path = f.name
+        sc = scenario.load(path)
+        os.unlink(path)
+        engine.run(sc)  # compile and warm up
+        theta0 = np.log(sc.generator.init.masses(sc.grid)[0])
+        t_np = median_time(lambda: numpy_loop(sc.p_data, theta0.copy(), iterations, 0.5), args.repeats)
+        t_gs = median_time(lambda: engine.run(sc), args.repeats)
+        print(f"{n:>7} {iterations:>6} {1e6 * t_np / iterations:>12.2f} "
+              f"{1e6 * t_gs / iterations:>14.2f} {t_np / t_gs:>6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
