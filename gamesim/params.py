@@ -59,7 +59,8 @@ class Param:
         return noun + (" " + " and ".join(bounds) if bounds else "")
 
     def describe(self):
-        default = "required" if self.required else f"default {self.default!r}"
+        default = ("required" if self.required else "optional" if self.default is None
+                   else f"default {self.default!r}")
         return f"{self.name} ({self.allowed()}; {default}): {self.help}"
 
 

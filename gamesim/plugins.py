@@ -119,8 +119,10 @@ def registry():
 
 
 def _origin(pm, plugin):
-    """The name users know a plugin by: its distribution for entry points, else its module."""
+    """The name users know a plugin by: its distribution for entry points, 'gamesim' for the
+    built-ins, else its module."""
     for plugin_obj, dist in pm.list_plugin_distinfo():
         if plugin_obj is plugin:
             return dist.project_name if hasattr(dist, "project_name") else dist.metadata["name"]
-    return pm.get_name(plugin)
+    name = pm.get_name(plugin)
+    return f"gamesim ({name})" if name in DEFAULT_PLUGINS else name
