@@ -1,4 +1,4 @@
-"""Command line: ``gamesim run | validate | plugins``.
+"""Command line: ``gamesim run | sweep | validate | plot | compare | plugins``.
 
 Exit status 0 when the simulation ran (a diverged game is a result), 2 for bad input with one
 message on stderr, 1 for anything unexpected. Set GAMESIM_TRACEBACK=1 for full tracebacks.
@@ -30,10 +30,32 @@ def _parser():
                      help="import an extra plugin module (repeatable)")
     run.add_argument("--no-plots", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sweep = sub.add_parser("sweep", help="run every point of a scenario's [sweep] table")
+    sweep.add_argument("scenario")
+    sweep.add_argument("--out", help="sweep directory (default runs/<name>-sweep, numbered if taken)")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
+    sweep.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local")
+    sweep.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
+    sweep.add_argument("--plots", action="store_true", help="also draw each point's figures")
+    sweep.add_argument("--metric", help="final metric of the sweep plot (default js, w1, tv "
+                                        "or value, the first recorded)")
+    sweep.add_argument("--quiet", action="store_true")
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+")
     validate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
+    plot = sub.add_parser("plot", help="redraw the plots of a saved run without simulating")
+    plot.add_argument("run_dir")
+    plot.add_argument("--format", choices=("png", "svg", "pdf"),
+                      help="file format (default: the run's [output] format)")
+    compare = sub.add_parser("compare", help="overlay several runs' convergence curves")
+    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("--metric", help="metrics.csv column to compare (default: the first "
+                                          "distance all runs recorded, else value)")
+    compare.add_argument("--out", help="figure file (default compare-METRIC.png); its "
+                                       "extension (.png, .svg, .pdf) sets the format")
     plugins = sub.add_parser("plugins", help="list installed plugins and their parameters")
     plugins.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
     return parser
@@ -64,6 +86,12 @@ class _Progress:
 def _run(args):
     from . import engine, plotting, results, scenario
 
+    if "sweep" in scenario.apply_overrides(scenario.read_toml(args.scenario), args.set,
+                                           args.scenario):
+        return _sweep(argparse.Namespace(
+            scenario=args.scenario, out=args.out, set=args.set, plugin=args.plugin, jobs=None,
+            executor="local", scheduler=None, plots=not args.no_plots, metric=None,
+            quiet=args.quiet))
     sc = scenario.load(args.scenario, args.set, args.plugin)
     out = args.out or results.default_out(sc.name)
     if os.path.exists(out):
@@ -75,7 +103,7 @@ def _run(args):
 
     def draw(directory):
         if not args.no_plots:
-            plotting.save_plots(results.RunData(directory), sc.plots, directory)
+            plotting.save_plots(results.RunData(directory), sc.plots, directory, sc.plot_format)
 
     out = results.write_run(out, sc, result, draw)
     if not args.quiet:
@@ -86,6 +114,78 @@ def _run(args):
         for warning in result.warnings:
             print(f"warning: {warning}")
         print(f"wrote {out}")
+    return 0
+
+
+def _sweep(args):
+    from . import results, scenario, sweep
+
+    if args.executor == "dask" and not args.scheduler:
+        raise GamesimError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    if args.jobs is not None and args.jobs < 1:
+        raise GamesimError(f"--jobs {args.jobs}: expected a number of processes >= 1")
+    data = scenario.apply_overrides(scenario.read_toml(args.scenario), args.set, args.scenario)
+    name = data.get("name") or os.path.splitext(os.path.basename(args.scenario))[0]
+    out = args.out or results.default_out(f"{name}-sweep")
+    rows, out = sweep.run_sweep(args.scenario, out, args.set, args.plugin, args.jobs,
+                                args.executor, args.scheduler, args.plots, args.metric)
+    if not args.quiet:
+        counts = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        print(f"{name}: {len(rows)} points: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        print(f"wrote {out}")
+    return 0
+
+
+def _plot(args):
+    import shutil
+    import tempfile
+
+    from . import plotting, results
+
+    run = results.RunData(args.run_dir)
+    output = run.scenario.get("output", {})
+    kinds = [k for k in output.get("plots", []) if k in plotting.KINDS]
+    fmt = args.format or output.get("format", "png")
+    # draw beside the old plots, then swap: a failure leaves the old plots as they were
+    staging = tempfile.mkdtemp(prefix=".plots.", suffix=".partial", dir=args.run_dir)
+    try:
+        paths = plotting.save_plots(run, kinds, staging, fmt)
+        target = os.path.join(args.run_dir, "plots")
+        old = None
+        if os.path.exists(target):
+            old = os.path.join(staging, "old")
+            os.rename(target, old)
+        os.rename(os.path.join(staging, "plots"), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for path in paths:
+        print(os.path.join(target, os.path.basename(path)))
+    return 0
+
+
+def _compare(args):
+    from . import plotting, results
+
+    runs = [results.RunData(d) for d in args.run_dirs]
+    metric = args.metric
+    if metric is None:
+        skip = {"iteration", "value", "mass_outside"}
+        common = [c for c in runs[0].columns if c not in skip and not c.startswith(("g.", "d."))
+                  and all(c in r.columns for r in runs)]
+        metric = common[0] if common else "value"
+    for run in runs:
+        if metric not in run.columns:
+            raise GamesimError(f"--metric {metric!r}: not recorded in {run.path}; its metrics "
+                               f"are {', '.join(c for c in run.columns if c != 'iteration')}")
+    out = args.out or f"compare-{metric}.png"
+    fmt = os.path.splitext(out)[1].lstrip(".").lower()
+    if fmt not in plotting.METADATA:
+        raise GamesimError(f"--out {out!r}: expected a .png, .svg or .pdf file name")
+    plotting.figure_compare(runs, metric).savefig(out, dpi=plotting.DPI,
+                                                  metadata=plotting.METADATA[fmt])
+    print(out)
     return 0
 
 
@@ -114,7 +214,8 @@ def _plugins(args):
     return 0
 
 
-COMMANDS = {"run": _run, "validate": _validate, "plugins": _plugins}
+COMMANDS = {"run": _run, "sweep": _sweep, "validate": _validate, "plot": _plot,
+            "compare": _compare, "plugins": _plugins}
 
 
 def main(argv=None):

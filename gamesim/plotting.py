@@ -1,8 +1,9 @@
 """Figures of a run, drawn from its saved data with Matplotlib's object interface (Agg).
 
-Each ``plot_*`` function draws on Axes a caller gives (a notebook user places them); the
-``figure_*`` functions make a titled Figure for files. Style after Goodfellow et al. 2014,
-Figure 1: data density dotted black, generator density solid green, D dashed blue.
+Each ``plot_*`` function draws on Axes the caller gives, so a notebook user can place it; each
+plot kind makes a titled Figure for files and says whether it applies to a run. Style after
+Goodfellow et al. 2014, Figure 1: data density dotted black, generator density solid green,
+D dashed blue.
 """
 
 import math
@@ -14,26 +15,29 @@ from matplotlib.figure import Figure
 DATA_STYLE = dict(color="black", linestyle=":", linewidth=2.0, label="data p_data")
 GEN_STYLE = dict(color="green", linestyle="-", linewidth=1.5, label="generator p_g")
 D_STYLE = dict(color="blue", linestyle="--", linewidth=1.5, label="discriminator D")
-_METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+CRITIC_STYLE = dict(color="blue", linestyle="--", linewidth=1.5, label="critic u")
+# fixed dates and no software tag: the same data gives the same file
+METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+DPI = 110
 
 
-def _title(fig, run):
-    name = run.summary.get("name", "")
-    desc = run.summary.get("description", "")
-    fig.suptitle(f"{name}\n{desc}" if desc else name, fontsize=10)
+def parameter_columns(run):
+    """Metric columns holding players' parameters: ``g.*`` then ``d.*``."""
+    return [c for c in run.columns if c.startswith("g.")] + \
+        [c for c in run.columns if c.startswith("d.")]
 
 
 def plot_value(ax, run):
     """The game's value (or the direct loss) against iteration, with its equilibrium line."""
-    it = run.columns["iteration"]
-    value = run.columns["value"]
-    eq = run.summary.get("equilibrium")
+    it, value = run.columns["iteration"], run.columns["value"]
     direct = run.summary.get("mode") == "direct"
     ax.plot(it, value, color="C0", label="loss (distance)" if direct else "value V(D, G)")
+    eq = run.summary.get("equilibrium")
     if eq is not None and not direct:
-        ax.axhline(eq, color="gray", linestyle="--", linewidth=1,
-                   label=f"equilibrium {eq:.4g}" + (" (= -log 4)" if abs(eq + math.log(4)) < 1e-12 else ""))
-    if direct and np.all(value[np.isfinite(value)] > 0):
+        note = " = -log 4" if abs(eq + math.log(4.0)) < 1e-12 else ""
+        ax.axhline(eq, color="gray", linestyle="--", linewidth=1, label=f"equilibrium {eq:.4g}{note}")
+    finite = value[np.isfinite(value)]
+    if direct and finite.size and np.all(finite > 0):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss" if direct else "value")
@@ -43,17 +47,17 @@ def plot_value(ax, run):
 def plot_distances(ax, run):
     """Each recorded distance and max |D - 1/2| against iteration, on a log scale."""
     it = run.columns["iteration"]
-    skip = {"iteration", "value", "mass_outside"}
-    drawn = False
-    for i, (name, col) in enumerate(run.columns.items()):
-        if name in skip:
+    skip = {"iteration", "value", "mass_outside", *parameter_columns(run)}
+    drawn = 0
+    for name, col in run.columns.items():
+        if name in skip or name.startswith("grad_norm") or name.startswith("batch_"):
             continue
         shown = np.where(np.isfinite(col) & (col > 0), col, np.nan)
         if np.all(np.isnan(shown)):
             continue
-        label = "max |D - 1/2|" if name == "d_max_dev" else name
-        ax.plot(it, shown, label=label, color=f"C{i % 10}")
-        drawn = True
+        ax.plot(it, shown, label="max |D - 1/2|" if name == "d_max_dev" else name,
+                color=f"C{(drawn + 1) % 10}")
+        drawn += 1
     if drawn:
         ax.set_yscale("log")
         ax.legend(fontsize=8)
@@ -62,7 +66,7 @@ def plot_distances(ax, run):
 
 
 def plot_densities(ax, run, index):
-    """Goodfellow-style panel at snapshot ``index``: p_data, p_g and D (right axis, [0, 1])."""
+    """Goodfellow-style panel at snapshot ``index``: p_data, p_g and D on a right axis."""
     s = run.snapshots
     x = s["x"]
     h = x[1] - x[0] if x.size > 1 else 1.0
@@ -72,10 +76,10 @@ def plot_densities(ax, run, index):
     ax.set_ylabel("density")
     ax.set_title(f"iteration {int(s['iterations'][index])}", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
-    for key, ylabel in (("d", "D(x)"), ("critic", "critic u(x)")):
+    for key, style, ylabel in (("d", D_STYLE, "D(x)"), ("critic", CRITIC_STYLE, "critic u(x)")):
         if key in s:
             twin = ax.twinx()
-            line, = twin.plot(x, s[key][index], **D_STYLE)
+            line, = twin.plot(x, s[key][index], **style)
             if key == "d":
                 twin.set_ylim(-0.02, 1.02)
                 twin.axhline(0.5, color="blue", linewidth=0.6, alpha=0.5)
@@ -85,14 +89,72 @@ def plot_densities(ax, run, index):
     ax.legend(handles, labels, fontsize=7, loc="upper left")
 
 
+def plot_parameters(ax, run):
+    """Trajectories of the players' recorded parameters against iteration."""
+    it = run.columns["iteration"]
+    for i, name in enumerate(parameter_columns(run)):
+        ax.plot(it, run.columns[name], label=name, color=f"C{i % 10}",
+                linestyle="-" if name.startswith("g.") else "--")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("parameter value")
+    ax.legend(fontsize=8)
+
+
+def plot_phase(ax, run):
+    """The two-parameter trajectory over the game's gradient field, equilibrium marked."""
+    s = run.snapshots
+    g_name, d_name = parameter_columns(run)
+    ax.quiver(s["phase_theta"], s["phase_psi"], -s["phase_grad_theta"], -s["phase_grad_psi"],
+              color="0.6", angles="xy", pivot="mid")
+    theta, psi = run.columns[g_name], run.columns[d_name]
+    ax.plot(theta, psi, color="C3", linewidth=1.2, label="trajectory")
+    ax.plot(theta[:1], psi[:1], "o", color="C3", label="start")
+    if "phase_equilibrium" in s:
+        ax.plot(*s["phase_equilibrium"], marker="*", markersize=14, color="black",
+                linestyle="none", label="equilibrium")
+    ax.set_xlabel(g_name)
+    ax.set_ylabel(d_name)
+    ax.legend(fontsize=8)
+
+
+def plot_transform(ax, run):
+    """G_theta(z) at the snapshots against the target's quantile function (the ideal G)."""
+    s = run.snapshots
+    z = s["z"]
+    ax.plot(z, target_quantile(s["x"], s["p_data"], z), **{**DATA_STYLE, "label": "target quantile F^-1(z)"})
+    n = len(s["iterations"])
+    for i in range(n):
+        ax.plot(z, s["transform"][i], color="green", alpha=0.3 + 0.7 * (i + 1) / n,
+                label=f"G(z), iteration {int(s['iterations'][i])}")
+    ax.set_xlabel("noise z ~ U(0, 1)")
+    ax.set_ylabel("x = G(z)")
+    ax.legend(fontsize=7)
+
+
+def target_quantile(x, p, z):
+    """Quantile function of the grid masses p (piecewise linear CDF within cells) at z."""
+    h = x[1] - x[0]
+    edges = np.concatenate([[x[0] - h / 2], x + h / 2])
+    cdf = np.concatenate([[0.0], np.cumsum(p)])
+    cdf /= cdf[-1]
+    keep = np.concatenate([[True], np.diff(cdf) > 0])  # skip empty cells: a flat CDF piece
+    return np.interp(z, cdf[keep], edges[keep])
+
+
+def _titled(run, width, height, rows=1, cols=1):
+    fig = Figure(figsize=(width, height))
+    name, desc = run.summary.get("name", ""), run.summary.get("description", "")
+    fig.suptitle(f"{name}\n{desc}" if desc else name, fontsize=9)
+    # fixed margins: a layout engine would cost about a second per figure
+    fig.subplots_adjust(left=0.08 if cols > 1 else 0.1, right=0.92, bottom=0.13 / rows,
+                        top=1 - 0.75 / height, wspace=0.5, hspace=0.5)
+    return fig, np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+
+
 def figure_convergence(run):
-    fig = Figure(figsize=(10, 4.2))
-    # fixed margins: constrained layout would cost about a second per figure
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.82, wspace=0.28)
-    ax_value, ax_dist = fig.subplots(1, 2)
+    fig, (ax_value, ax_dist) = _titled(run, 10, 4.4, cols=2)
     plot_value(ax_value, run)
     plot_distances(ax_dist, run)
-    _title(fig, run)
     return fig
 
 
@@ -100,30 +162,169 @@ def figure_densities(run):
     n = len(run.snapshots["iterations"])
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(3.8 * cols, 3.0 * rows + 0.8))
-    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.14 / rows, top=1 - 0.5 / (3.0 * rows + 0.8),
-                        wspace=0.55, hspace=0.45)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    fig, axes = _titled(run, 3.9 * cols, 3.0 * rows + 0.9, rows, cols)
     for i, ax in enumerate(axes):
         if i < n:
             plot_densities(ax, run, i)
         else:
             ax.set_visible(False)
-    _title(fig, run)
     return fig
 
 
-FIGURES = {"convergence": figure_convergence, "densities": figure_densities}
+def figure_parameters(run):
+    fig, (ax,) = _titled(run, 7, 4.4)
+    plot_parameters(ax, run)
+    return fig
+
+
+def figure_phase(run):
+    fig, (ax,) = _titled(run, 6, 5.6)
+    plot_phase(ax, run)
+    return fig
+
+
+def figure_transform(run):
+    fig, (ax,) = _titled(run, 6.5, 4.8)
+    plot_transform(ax, run)
+    return fig
+
+
+def save_animation(run, path):
+    """A GIF of p_g and D through the snapshots (Matplotlib's Pillow writer)."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    s = run.snapshots
+    fig, (ax,) = _titled(run, 6.5, 4.4)
+    h = s["x"][1] - s["x"][0]
+    ax.plot(s["x"], s["p_data"] / h, **DATA_STYLE)
+    gen_line, = ax.plot(s["x"], s["p_gen"][0] / h, **GEN_STYLE)
+    top = max(s["p_data"].max(), s["p_gen"].max()) / h
+    ax.set_ylim(0, 1.05 * top)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    d_key = "d" if "d" in s else "critic" if "critic" in s else None
+    lines = [gen_line]
+    if d_key:
+        twin = ax.twinx()
+        d_line, = twin.plot(s["x"], s[d_key][0], **(D_STYLE if d_key == "d" else CRITIC_STYLE))
+        if d_key == "d":
+            twin.set_ylim(-0.02, 1.02)
+            twin.axhline(0.5, color="blue", linewidth=0.6, alpha=0.5)
+        else:
+            finite = s[d_key][np.isfinite(s[d_key])]
+            if finite.size:
+                twin.set_ylim(finite.min() - 0.05, finite.max() + 0.05)
+        twin.set_ylabel("D(x)" if d_key == "d" else "critic u(x)")
+        lines.append(d_line)
+    title = ax.set_title("", fontsize=9)
+
+    def frame(i):
+        gen_line.set_ydata(s["p_gen"][i] / h)
+        if d_key:
+            lines[1].set_ydata(s[d_key][i])
+        title.set_text(f"iteration {int(s['iterations'][i])}")
+        return lines
+
+    anim = FuncAnimation(fig, frame, frames=len(s["iterations"]), blit=False)
+    anim.save(path, writer=PillowWriter(fps=4), dpi=80)
+
+
+KINDS = {
+    "convergence": (lambda run: True, figure_convergence),
+    "densities": (lambda run: len(run.snapshots["iterations"]) > 0, figure_densities),
+    "parameters": (lambda run: bool(parameter_columns(run)), figure_parameters),
+    "phase": (lambda run: len(parameter_columns(run)) == 2 and "phase_theta" in run.snapshots,
+              figure_phase),
+    "transform": (lambda run: "transform" in run.snapshots, figure_transform),
+    "animation": (lambda run: len(run.snapshots["iterations"]) > 1, None),
+}
 
 
 def save_plots(run, kinds, directory, fmt="png"):
-    """Draw each requested figure into ``directory/plots/KIND.FMT``; return the paths."""
+    """Draw each requested kind that applies to the run into ``directory/plots``; return paths."""
     plots = os.path.join(directory, "plots")
     os.makedirs(plots, exist_ok=True)
     paths = []
     for kind in kinds:
-        fig = FIGURES[kind](run)
-        path = os.path.join(plots, f"{kind}.{fmt}")
-        fig.savefig(path, dpi=110, metadata=_METADATA.get(fmt))
+        applies, make = KINDS[kind]
+        if not applies(run):
+            continue
+        if make is None:
+            path = os.path.join(plots, f"{kind}.gif")
+            save_animation(run, path)
+        else:
+            path = os.path.join(plots, f"{kind}.{fmt}")
+            make(run).savefig(path, dpi=DPI, metadata=METADATA[fmt])
         paths.append(path)
     return paths
+
+
+def figure_compare(runs, metric):
+    """One axis overlaying ``metric`` against iteration for several runs, named in the legend."""
+    fig = Figure(figsize=(7.5, 4.8))
+    fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.9)
+    ax = fig.subplots()
+    names = [r.summary.get("name") or os.path.basename(r.path) for r in runs]
+    if len(set(names)) < len(names):  # the same scenario run twice: tell them apart by folder
+        names = [os.path.basename(os.path.normpath(r.path)) for r in runs]
+    positive = True
+    for i, (run, name) in enumerate(zip(runs, names)):
+        col = run.columns[metric]
+        positive &= bool(np.all(col[np.isfinite(col)] > 0))
+        ax.plot(run.columns["iteration"], col, label=name, color=f"C{i % 10}")
+    equilibria = {r.summary.get("equilibrium") for r in runs}
+    if metric == "value" and len(equilibria) == 1 and None not in equilibria:
+        ax.axhline(equilibria.pop(), color="gray", linestyle="--", linewidth=1, label="equilibrium")
+    if positive and metric != "value":
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric}: " + " vs ".join(names), fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def figure_sweep(rows, keys, metric, name):
+    """A final metric over one swept key (a line) or two (a heatmap: a phase diagram)."""
+    fig = Figure(figsize=(7, 5))
+    fig.subplots_adjust(left=0.16, right=0.92, bottom=0.14, top=0.9)
+    ax = fig.subplots()
+    values = [_as_float(r.get(metric)) if r.get("status") in ("completed", "converged")
+              else math.nan for r in rows]
+    if len(keys) == 1:
+        xs = [r[keys[0]] for r in rows]
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+        positions = xs if numeric else range(len(xs))
+        ax.plot(positions, values, "o-", color="C0")
+        if not numeric:
+            ax.set_xticks(list(positions), [str(x) for x in xs])
+        elif min(xs) > 0 and max(xs) / min(xs) > 50:
+            ax.set_xscale("log")
+        ax.set_xlabel(keys[0])
+        ax.set_ylabel(f"final {metric}")
+    else:
+        xs = list(dict.fromkeys(r[keys[0]] for r in rows))
+        ys = list(dict.fromkeys(r[keys[1]] for r in rows))
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for r, v in zip(rows, values):
+            grid[ys.index(r[keys[1]]), xs.index(r[keys[0]])] = v
+        finite = grid[np.isfinite(grid)]
+        shown = np.log10(np.where(grid > 0, grid, np.nan)) if finite.size and finite.min() > 0 else grid
+        image = ax.imshow(shown, origin="lower", aspect="auto", cmap="viridis")
+        fig.colorbar(image, ax=ax, label=f"final {metric}" + (" (log10)" if shown is not grid else ""))
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set_xlabel(keys[0])
+        ax.set_ylabel(keys[1])
+        for (j, i), v in np.ndenumerate(grid):
+            if not np.isfinite(v):
+                ax.text(i, j, "x", ha="center", va="center", color="red")
+    ax.set_title(f"{name}: final {metric} over the sweep (x: failed or diverged)", fontsize=9)
+    return fig
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import tempfile
+import tomllib
 import zipfile
 
 import numba
@@ -46,6 +47,19 @@ def write_npz(path, arrays):
             zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=_EPOCH), buf.getvalue())
 
 
+def snapshot_arrays(sc, result):
+    """The arrays of snapshots.npz: grid, data, snapshot iterations, p_g and D (or critic),
+    and whatever extra arrays the engine attached (``result.extra_snapshots``)."""
+    arrays = {"x": sc.grid.x, "p_data": sc.p_data,
+              "iterations": np.array(result.snapshot_iterations, dtype=np.int64),
+              "p_gen": np.array(result.snapshot_p_gen).reshape(-1, sc.grid.points)}
+    if result.d_output is not None:
+        key = "critic" if result.d_output == "critic" else "d"
+        arrays[key] = np.array(result.snapshot_d).reshape(-1, sc.grid.points)
+    arrays.update(getattr(result, "extra_snapshots", {}) or {})
+    return arrays
+
+
 def summary_of(sc, result):
     final = dict(zip(result.columns, result.rows[-1])) if result.rows else {}
     return {
@@ -82,13 +96,7 @@ def write_run(out, sc, result, draw_plots=None):
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(result.columns)
             writer.writerows([_format(v) for v in row] for row in result.rows)
-        arrays = {"x": sc.grid.x, "p_data": sc.p_data,
-                  "iterations": np.array(result.snapshot_iterations, dtype=np.int64),
-                  "p_gen": np.array(result.snapshot_p_gen).reshape(-1, sc.grid.points)}
-        if result.d_output is not None:
-            key = "critic" if result.d_output == "critic" else "d"
-            arrays[key] = np.array(result.snapshot_d).reshape(-1, sc.grid.points)
-        write_npz(os.path.join(tmp, "snapshots.npz"), arrays)
+        write_npz(os.path.join(tmp, "snapshots.npz"), snapshot_arrays(sc, result))
         with open(os.path.join(tmp, "summary.json"), "w") as f:
             json.dump(summary_of(sc, result), f, indent=2)
             f.write("\n")
@@ -102,38 +110,43 @@ def write_run(out, sc, result, draw_plots=None):
 
 
 class RunData:
-    """A saved run read back: metrics columns, snapshots and summary (for plots)."""
+    """A saved run read back: metric columns, snapshots, summary and scenario (for plots)."""
+
+    FILES = ("scenario.toml", "summary.json", "metrics.csv", "snapshots.npz")
 
     def __init__(self, path):
         self.path = path
-        missing = [f for f in ("summary.json", "metrics.csv", "snapshots.npz")
-                   if not os.path.isfile(os.path.join(path, f))]
         if not os.path.isdir(path):
             raise RunDirectoryError(f"{path}: no such run directory")
+        missing = [f for f in self.FILES if not os.path.isfile(os.path.join(path, f))]
         if missing:
             raise RunDirectoryError(f"{path}: not a gamesim run directory (missing "
                                     f"{', '.join(missing)})")
-        with open(os.path.join(path, "summary.json")) as f:
-            self.summary = json.load(f)
-        with open(os.path.join(path, "metrics.csv"), newline="") as f:
-            rows = list(csv.reader(f))
-        self.columns = {name: np.array([float(r[i]) for r in rows[1:]])
-                        for i, name in enumerate(rows[0])}
-        with np.load(os.path.join(path, "snapshots.npz"), allow_pickle=False) as z:
-            self.snapshots = {k: z[k] for k in z.files}
+        try:
+            with open(os.path.join(path, "scenario.toml"), "rb") as f:
+                self.scenario = tomllib.load(f)
+            with open(os.path.join(path, "summary.json")) as f:
+                self.summary = json.load(f)
+            with open(os.path.join(path, "metrics.csv"), newline="") as f:
+                rows = list(csv.reader(f))
+            self.columns = {name: np.array([float(r[i]) for r in rows[1:]])
+                            for i, name in enumerate(rows[0])}
+            with np.load(os.path.join(path, "snapshots.npz"), allow_pickle=False) as z:
+                self.snapshots = {k: z[k] for k in z.files}
+            if "iteration" not in self.columns or "p_gen" not in self.snapshots:
+                raise ValueError("metrics.csv or snapshots.npz lacks the run's data")
+        except (ValueError, IndexError, KeyError, OSError, tomllib.TOMLDecodeError,
+                zipfile.BadZipFile) as err:
+            raise RunDirectoryError(f"{path}: damaged gamesim run directory: {err}") from None
 
     @classmethod
     def from_result(cls, sc, result):
         """The same view of a run still in memory, without reading files."""
         self = cls.__new__(cls)
         self.path = None
+        self.scenario = sc.resolved
         self.summary = summary_of(sc, result)
         rows = np.array(result.rows, dtype=float).reshape(-1, len(result.columns))
         self.columns = {name: rows[:, i] for i, name in enumerate(result.columns)}
-        self.snapshots = {"x": sc.grid.x, "p_data": sc.p_data,
-                          "iterations": np.array(result.snapshot_iterations),
-                          "p_gen": np.array(result.snapshot_p_gen).reshape(-1, sc.grid.points)}
-        if result.d_output is not None:
-            key = "critic" if result.d_output == "critic" else "d"
-            self.snapshots[key] = np.array(result.snapshot_d).reshape(-1, sc.grid.points)
+        self.snapshots = snapshot_arrays(sc, result)
         return self

@@ -16,7 +16,8 @@ from .errors import GamesimError, did_you_mean, located
 from .grid import Grid
 from .params import build, fill, param
 
-PLOT_KINDS = ("convergence", "densities")
+PLOT_KINDS = ("convergence", "densities", "parameters", "phase", "transform", "animation")
+DEFAULT_PLOTS = ["convergence", "densities", "parameters", "phase", "transform"]
 FALLBACK_OPTIMIZER = {"kind": "sgd", "lr": 0.01}
 
 
@@ -60,7 +61,9 @@ class _Metrics:
 
 
 class _Output:
-    plots: list[str] = param(list(PLOT_KINDS), choices=PLOT_KINDS, help="figures to draw")
+    plots: list[str] = param(DEFAULT_PLOTS, choices=PLOT_KINDS,
+                             help="figures to draw, each where it applies to the run")
+    format: str = param("png", choices=("png", "svg", "pdf"), help="file format of the figures")
 
 
 @dataclasses.dataclass
@@ -89,6 +92,7 @@ class Scenario:
     distance: object | None
     distances: dict
     plots: list
+    plot_format: str
     snapshots: list
     resolved: dict
 
@@ -117,16 +121,21 @@ def read_toml(path):
 
 
 def apply_overrides(data, overrides, path):
-    """Apply ``--set dotted.key=VALUE`` overrides; VALUE is parsed as TOML, else a string."""
+    """Apply overrides: ``dotted.key=VALUE`` strings (``--set``; VALUE is parsed as TOML, else
+    taken as a string) or ``(dotted.key, value)`` pairs (a sweep point)."""
     for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise GamesimError(f"--set {item!r}: expected KEY=VALUE, e.g. generator.optimizer.lr=0.5")
-        try:
-            value = tomllib.loads(f"v = {text.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text.strip()
+        if isinstance(item, tuple):
+            key, value = item
+        else:
+            key, sep, text = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise GamesimError(f"--set {item!r}: expected KEY=VALUE, e.g. "
+                                   "generator.optimizer.lr=0.5")
+            try:
+                value = tomllib.loads(f"v = {text.strip()}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = text.strip()
         table = data
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
@@ -139,7 +148,7 @@ def apply_overrides(data, overrides, path):
 
 
 SECTIONS = ("name", "description", "seed", "iterations", "record_every", "stop", "plugins",
-            "grid", "target", "generator", "discriminator", "game", "metrics", "output")
+            "grid", "target", "generator", "discriminator", "game", "metrics", "output", "sweep")
 
 
 def _table(data, key, path, required=False):
@@ -187,8 +196,9 @@ def load(path, overrides=(), extra_plugins=()):
                                              _table(data, "generator", path, True), path,
                                              "generator", reserved=("optimizer",))
     _setup(generator, grid)
-    gen_opt_spec = resolved["generator"].get(
-        "optimizer", getattr(generator, "default_optimizer", FALLBACK_OPTIMIZER))
+    gen_opt_spec = _with_default_kind(
+        resolved["generator"].get("optimizer"),
+        getattr(generator, "default_optimizer", FALLBACK_OPTIMIZER))
     generator_optimizer, resolved["generator"]["optimizer"] = build(
         registry, "optimizer", gen_opt_spec, path, "generator.optimizer")
     if getattr(generator_optimizer, "requires_logit_params", False) and \
@@ -245,7 +255,8 @@ def load(path, overrides=(), extra_plugins=()):
                                            "game.schedule = 'alternating'"))
             resolved["discriminator"]["steps"] = steps
             discriminator_optimizer, resolved["discriminator"]["optimizer"] = build(
-                registry, "optimizer", disc_spec.get("optimizer", FALLBACK_OPTIMIZER), path,
+                registry, "optimizer",
+                _with_default_kind(disc_spec.get("optimizer"), FALLBACK_OPTIMIZER), path,
                 "discriminator.optimizer")
             if getattr(discriminator_optimizer, "requires_logit_params", False):
                 raise GamesimError(located(path, "discriminator.optimizer.kind",
@@ -286,8 +297,18 @@ def load(path, overrides=(), extra_plugins=()):
     return Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
                     top.record_every, stop, grid, target, p_data, target_outside, generator,
                     generator_optimizer, discriminator, discriminator_optimizer, steps, game.mode,
-                    objective, game.schedule, distance, distances, output.plots, snapshots,
-                    resolved)
+                    objective, game.schedule, distance, distances, output.plots, output.format,
+                    snapshots, resolved)
+
+
+def _with_default_kind(spec, default):
+    """An optimizer table: the default if absent; one without 'kind' (such as a swept or --set
+    learning rate) keeps the default's kind."""
+    if spec is None:
+        return default
+    if isinstance(spec, dict) and "kind" not in spec:
+        return {"kind": default["kind"], **spec}
+    return spec
 
 
 def _setup(plugin, grid):

@@ -1,0 +1,189 @@
+"""Parameter sweeps: the Cartesian product of a scenario's ``[sweep]`` lists, one run each.
+
+Every point is an independent, seeded run, so the results are identical whatever the
+parallelism: serially, on local processes, or on a Dask cluster. A failing point (a bad value,
+an unexpected error) or a diverging game is a row of sweep.csv, not the end of the sweep.
+"""
+
+import csv
+import itertools
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+
+from .errors import GamesimError, located
+from .scenario import read_toml
+
+
+def sweep_points(path, data):
+    """The sweep table's keys and the list of points, each a list of (key, value) pairs."""
+    table = data.get("sweep")
+    if not isinstance(table, dict) or not table:
+        raise GamesimError(located(path, "sweep", "expected a table mapping dotted keys to "
+                                                  "lists of values, e.g. "
+                                                  "'generator.optimizer.lr' = [0.1, 1.0]"))
+    for key, values in table.items():
+        if not isinstance(values, list) or not values:
+            raise GamesimError(located(path, f"sweep.{key}",
+                                       f"got {values!r}, expected a non-empty list of values"))
+        if key.split(".")[0] == "sweep":
+            raise GamesimError(located(path, f"sweep.{key}", "a sweep cannot sweep itself"))
+    keys = list(table)
+    return keys, [list(zip(keys, combo)) for combo in itertools.product(*table.values())]
+
+
+def point_name(index, point):
+    """Directory name of a point: its index and swept values, e.g. 003-generator.optimizer.lr=0.1."""
+    parts = [f"{key}={_short(value)}" for key, value in point]
+    return "-".join([f"{index:03d}", *parts]).replace(os.sep, "_")[:200]
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (dict, list)):
+        return "".join(ch for ch in str(value) if ch.isalnum() or ch in "._-=")[:40]
+    return str(value)
+
+
+def run_point(path, point, plugins, out, plots):
+    """Run one sweep point into ``out``; return its sweep.csv row (never raises)."""
+    from . import engine, plotting, results, scenario
+
+    row = {"status": "error", "error": ""}
+    try:
+        sc = scenario.load(path, point, plugins)
+        result = engine.run(sc)
+
+        def draw(directory):
+            if plots:
+                plotting.save_plots(results.RunData(directory), sc.plots, directory,
+                                    sc.plot_format)
+
+        results.write_run(out, sc, result, draw)
+        row.update(zip(result.columns, result.rows[-1]) if result.rows else {})
+        row["status"] = result.status
+        if result.failure:
+            row["error"] = (f"{result.failure['quantity']} of {result.failure['plugin']} went "
+                            f"non-finite at iteration {result.failure['iteration']}")
+    except GamesimError as err:
+        row["error"] = str(err)
+    except Exception as err:  # one broken point must not stop the others
+        row["error"] = f"{type(err).__name__}: {err}"
+        row["traceback"] = traceback.format_exc()
+    return row
+
+
+def _local_map(jobs):
+    def run_all(calls):
+        if jobs == 1:
+            return [run_point(*c) for c in calls]
+        # fork keeps the kernels compiled and loaded in the parent: workers start at once
+        context = multiprocessing.get_context("fork" if "fork" in
+                                              multiprocessing.get_all_start_methods() else None)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            return list(pool.map(run_point, *zip(*calls)))
+    return run_all
+
+
+def _dask_map(scheduler):
+    def run_all(calls):
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise GamesimError("--executor dask needs the dask extra: "
+                               "pip install 'gamesim[dask]'") from None
+        with Client(scheduler) as client:
+            futures = client.map(run_point, *zip(*calls), pure=False)
+            return client.gather(futures)
+    return run_all
+
+
+def run_sweep(path, out, overrides=(), plugins=(), jobs=None, executor="local",
+              scheduler=None, plots=False, metric=None):
+    """Run every point of the sweep in ``path`` into ``out``; return (rows, out).
+
+    The sweep directory is written into a temporary sibling and renamed into place at the end.
+    """
+    from . import scenario
+
+    data = scenario.apply_overrides(read_toml(path), overrides, path)
+    keys, points = sweep_points(path, data)
+    base = _first_valid(path, overrides, points, plugins)
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        raise GamesimError(f"{out}: already exists; choose another --out")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial",
+                           dir=os.path.dirname(out))
+    try:
+        names = [point_name(i, p) for i, p in enumerate(points)]
+        calls = [(os.path.abspath(path), [*overrides, *p], list(plugins), os.path.join(tmp, n), plots)
+                 for n, p in zip(names, points)]
+        run_all = _dask_map(scheduler) if executor == "dask" else \
+            _local_map(jobs or os.cpu_count() or 1)
+        rows = run_all(calls)
+        for name, point, row in zip(names, points, rows):
+            row.update({"index": names.index(name), "run": name, **dict(point)})
+        write_sweep_csv(os.path.join(tmp, "sweep.csv"), keys, rows)
+        metric = metric or _default_metric(rows)
+        if metric is not None and len(keys) in (1, 2):
+            from . import plotting
+            fig = plotting.figure_sweep(rows, keys, metric, base.name)
+            fig.savefig(os.path.join(tmp, f"sweep-{metric}.png"), dpi=plotting.DPI,
+                        metadata=plotting.METADATA["png"])
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return rows, out
+
+
+def _first_valid(path, overrides, points, plugins):
+    """The first point that validates; if none does, the error is outside [sweep]: raise it."""
+    from . import scenario
+
+    first_error = None
+    for point in points:
+        try:
+            return scenario.load(path, [*overrides, *point], plugins)
+        except GamesimError as err:
+            first_error = first_error or err
+    raise first_error
+
+
+FIXED = ("index", "run")
+TAIL = ("status", "error")
+
+
+def write_sweep_csv(path, keys, rows):
+    metrics = []
+    for row in rows:
+        metrics += [k for k in row if k not in metrics and k not in (*FIXED, *TAIL, *keys,
+                                                                     "traceback", "iteration")]
+    columns = [*FIXED, *keys, "iteration", *metrics, *TAIL]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c, "")) for c in columns])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, (list, dict)):
+        return repr(value)
+    return str(value)
+
+
+def _default_metric(rows):
+    for row in rows:
+        for key in ("js", "w1", "tv", "value"):
+            if key in row:
+                return key
+    return None
