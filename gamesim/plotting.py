@@ -291,6 +291,9 @@ def figure_sweep(rows, keys, metric, name):
     ax = fig.subplots()
     values = [_as_float(r.get(metric)) if r.get("status") in ("completed", "converged")
               else math.nan for r in rows]
+    # tables and lists (swept optimizers, bandwidth lists) are shown by their text
+    rows = [{k: repr(r[k]) if isinstance(r[k], (dict, list)) else r[k] for k in keys}
+            for r in rows]
     if len(keys) == 1:
         xs = [r[keys[0]] for r in rows]
         numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
