@@ -211,6 +211,11 @@ def _plugins(args):
             print(f"  {name}  [{reg.origins[kind][name]}]  {summary}")
             for p in params.declared(cls):
                 print(f"      {p.describe()}")
+    failed = plugins.broken()
+    if failed:
+        print("broken plugins (not loaded; scenarios that do not use them still run):")
+        for origin, error in failed:
+            print(f"  {origin}: {error}")
     return 0
 
 

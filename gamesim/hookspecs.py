@@ -1,8 +1,9 @@
-"""Hook specifications: one ``register`` callback hook per kind of plugin.
+"""Hook specifications: one ``register`` callback hook per kind of plugin, and observers.
 
-Each hook receives ``register``, a function taking a plugin class; the class declares its
-``name`` and its parameters (see :func:`gamesim.param`). Registering a name that another
-plugin already registered for the same kind is an error naming both plugins.
+Each register hook receives ``register``, a function taking a plugin class; the class declares
+its ``name`` and its parameters (see :func:`gamesim.param`). Registering a name that another
+plugin already registered for the same kind is an error naming both plugins. The observer
+hooks (run start, each recorded row, run end) let a plugin add metrics, files or plots.
 """
 
 import pluggy
@@ -44,3 +45,26 @@ def gamesim_register_optimizers(register):
 @hookspec
 def gamesim_register_regularizers(register):
     """Register discriminator regularizers: ``penalty(...) -> (value, grad_psi)``."""
+
+
+@hookspec
+def gamesim_run_start(scenario):
+    """Called once before the first iteration, with the validated :class:`gamesim.scenario.Scenario`."""
+
+
+@hookspec
+def gamesim_record(scenario, state):
+    """Called at every recorded row; may return a dict of extra metrics ``{name: float}``.
+
+    ``state`` has ``iteration``, ``p_data``, ``p_gen`` (masses), ``u`` (the discriminator's raw
+    outputs, or None in direct mode), ``theta`` and ``psi`` (parameters, ``psi`` None without a
+    parametrized discriminator). The arrays are the engine's own: read, do not modify. Every
+    row must return the same names; they become metrics.csv columns after the built-in ones.
+    """
+
+
+@hookspec
+def gamesim_run_end(scenario, result, directory):
+    """Called after the run's data files are written into ``directory``, before it is renamed
+    into place: write extra output files or plots there. ``result`` is the engine's
+    :class:`gamesim.engine.Result`."""

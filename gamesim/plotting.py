@@ -287,7 +287,7 @@ def figure_compare(runs, metric):
 def figure_sweep(rows, keys, metric, name):
     """A final metric over one swept key (a line) or two (a heatmap: a phase diagram)."""
     fig = Figure(figsize=(7, 5))
-    fig.subplots_adjust(left=0.16, right=0.92, bottom=0.14, top=0.9)
+    fig.subplots_adjust(left=0.22, right=0.9, bottom=0.14, top=0.9)
     ax = fig.subplots()
     values = [_as_float(r.get(metric)) if r.get("status") in ("completed", "converged")
               else math.nan for r in rows]

@@ -6,6 +6,7 @@ the iteration loop.
 """
 
 import importlib
+import importlib.metadata
 import os
 import sys
 
@@ -28,6 +29,10 @@ DEFAULT_PLUGINS = (
 SINGULAR = {k: k[:-1] for k in KINDS}
 
 
+class DuplicateError(PluginError):
+    """Two plugins registered the same name for one kind: results would be ambiguous."""
+
+
 class Registry:
     """Plugin classes by kind and name, with the plugin (module or distribution) that gave each."""
 
@@ -41,7 +46,7 @@ class Registry:
             raise PluginError(f"plugin {origin!r} registered a {kind} without a string 'name' "
                               f"attribute: {cls!r}")
         if name in self.classes[kind]:
-            raise PluginError(f"{kind} {name!r} is registered twice: by plugin "
+            raise DuplicateError(f"{kind} {name!r} is registered twice: by plugin "
                               f"{self.origins[kind][name]!r} and by plugin {origin!r}")
         try:
             declared(cls)
@@ -65,19 +70,55 @@ class Registry:
 
 _manager = None
 _registry = None
+_origins = {}  # plugin object -> the name users know it by
+_broken = []   # (origin, error) of plugins that failed to load or register
 
 
 def manager():
-    """The process-wide plugin manager, with built-ins and entry points loaded once."""
+    """The process-wide plugin manager, with built-ins and entry points loaded once.
+
+    GAMESIM_LOAD_PLUGINS, if set, is a comma list of the distributions whose entry points are
+    loaded (empty: none, only the built-ins). An entry point that fails to import is recorded
+    (see :func:`broken`) instead of stopping every run.
+    """
     global _manager
     if _manager is None:
         pm = pluggy.PluginManager("gamesim")
         pm.add_hookspecs(hookspecs)
         for name in DEFAULT_PLUGINS:
-            pm.register(importlib.import_module(name), name=name)
-        pm.load_setuptools_entrypoints("gamesim")
+            module = importlib.import_module(name)
+            pm.register(module, name=name)
+            _origins[module] = f"gamesim ({name})"
+        _load_entry_points(pm)
         _manager = pm
     return _manager
+
+
+def _load_entry_points(pm):
+    wanted = os.environ.get("GAMESIM_LOAD_PLUGINS")
+    wanted = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+    trace = bool(os.environ.get("GAMESIM_TRACE_PLUGINS"))
+    for ep in importlib.metadata.entry_points(group="gamesim"):
+        origin = ep.dist.name if ep.dist is not None else ep.value
+        if wanted is not None and origin not in wanted or pm.get_plugin(ep.name) is not None:
+            continue
+        if trace:
+            print(f"gamesim: loading entry point {ep.name} = {ep.value} from {origin}",
+                  file=sys.stderr)
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as err:  # a broken plugin must not stop scenarios that do not use it
+            _broken.append((origin, f"cannot load entry point {ep.value!r}: "
+                                    f"{type(err).__name__}: {err}"))
+            continue
+        _origins[plugin] = origin
+
+
+def broken():
+    """(origin, error) for each plugin that failed to load or registered something invalid."""
+    registry()
+    return list(_broken)
 
 
 def load_modules(names, where=""):
@@ -93,6 +134,7 @@ def load_modules(names, where=""):
             raise GamesimError(located(where, "plugins", f"cannot import plugin module {name!r}: "
                                                          f"{err}")) from None
         pm.register(module, name=name)
+        _origins[module] = name
         _registry = None
 
 
@@ -107,22 +149,38 @@ def registry():
         pm = manager()
         trace = bool(os.environ.get("GAMESIM_TRACE_PLUGINS"))
         reg = Registry()
+        _broken[:] = [b for b in _broken if b[1].startswith("cannot load")]
         for kind in KINDS:
             hook = getattr(pm.hook, f"gamesim_register_{kind}")
             for impl in hook.get_hookimpls():
-                origin = _origin(pm, impl.plugin)
+                origin = _origins.get(impl.plugin, impl.plugin_name)
                 if trace:
                     print(f"gamesim: {hook.name} from {origin}", file=sys.stderr)
-                impl.function(register=lambda cls, _k=SINGULAR[kind], _o=origin: reg.add(_k, cls, _o))
+
+                def register(cls, _kind=SINGULAR[kind], _origin=origin):
+                    try:
+                        reg.add(_kind, cls, _origin)
+                    except DuplicateError:
+                        raise
+                    except PluginError as err:
+                        _broken.append((_origin, str(err)))
+
+                try:
+                    impl.function(register=register)
+                except DuplicateError:
+                    raise
+                except Exception as err:
+                    _broken.append((origin, f"{hook.name} failed: {type(err).__name__}: {err}"))
         _registry = reg
     return _registry
 
 
-def _origin(pm, plugin):
-    """The name users know a plugin by: its distribution for entry points, 'gamesim' for the
-    built-ins, else its module."""
-    for plugin_obj, dist in pm.list_plugin_distinfo():
-        if plugin_obj is plugin:
-            return dist.project_name if hasattr(dist, "project_name") else dist.metadata["name"]
-    name = pm.get_name(plugin)
-    return f"gamesim ({name})" if name in DEFAULT_PLUGINS else name
+OBSERVER_HOOKS = ("gamesim_run_start", "gamesim_record", "gamesim_run_end")
+
+
+def observers():
+    """The observer hooks' implementations as plain functions, collected once at set-up so the
+    iteration loop calls them without consulting pluggy."""
+    pm = manager()
+    return {name: [impl.function for impl in reversed(getattr(pm.hook, name).get_hookimpls())]
+            for name in OBSERVER_HOOKS}
