@@ -24,6 +24,8 @@ DEFAULT_PLUGINS = (
     "gamesim_plugins.discriminators",
     "gamesim_plugins.objectives",
     "gamesim_plugins.distances",
+    "gamesim_plugins.cdf_distances",
+    "gamesim_plugins.kernel_distances",
     "gamesim_plugins.optimizers",
 )
 SINGULAR = {k: k[:-1] for k in KINDS}

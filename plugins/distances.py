@@ -1,8 +1,20 @@
-"""Distances between the data masses p and the generated masses q on the grid.
+"""Divergences between the data masses p and the generated masses q, cell by cell.
 
-``value(p, q)`` and ``grad(p, q)`` (the gradient with respect to q). They serve as recorded
-metrics in every mode and as the generator's loss in direct mode. Infinite divergences are
-inf, never NaN; conventions where a distance is not differentiable are stated per class.
+Every distance plugin has ``value(p, q)`` and ``grad(p, q)``, the gradient with respect to q
+(p = data, q = generated; both float64 masses summing to 1). They serve as recorded metrics in
+every mode and as the generator's loss in direct mode. This module holds the f-divergences,
+which compare the two masses cell by cell and so see nothing of the grid's geometry;
+``cdf_distances`` and ``kernel_distances`` hold those that do.
+
+Conventions shared by this module (docs/distances.md states them per distance):
+
+- logarithms are natural (nats); 0 log 0 = 0; an infinite divergence is ``inf``, never NaN;
+- the gradient is the derivative of the formula as written, q treated as unconstrained (only
+  its component along mass-preserving directions, sum v = 0, moves a generator); where q = 0
+  it is the one-sided limit q -> 0+, which is -inf where q = 0 < p for the divergences that
+  blow up there;
+- where p = 0 the formula's value for q > 0 holds at q = 0 too (its continuous extension), so
+  a transform generator spreading mass into empty cells sees the true cost of doing so.
 """
 
 import math
@@ -28,10 +40,12 @@ def _js(p, q):
 @njit(cache=True)
 def _js_grad(p, q, out):
     for i in range(p.size):
-        if q[i] > 0.0:
-            out[i] = 0.5 * math.log(2.0 * q[i] / (p[i] + q[i]))
+        if p[i] == 0.0:
+            out[i] = 0.5 * math.log(2.0)
+        elif q[i] == 0.0:
+            out[i] = -math.inf
         else:
-            out[i] = -math.inf if p[i] > 0.0 else 0.0
+            out[i] = 0.5 * math.log(2.0 * q[i] / (p[i] + q[i]))
     return out
 
 
@@ -49,41 +63,94 @@ def _kl(p, q):
 @njit(cache=True)
 def _kl_grad(p, q, out):
     for i in range(p.size):
-        if p[i] > 0.0:
-            out[i] = -p[i] / q[i] if q[i] > 0.0 else -math.inf
-        else:
+        if p[i] == 0.0:
             out[i] = 0.0
+        else:
+            out[i] = -p[i] / q[i] if q[i] > 0.0 else -math.inf
     return out
 
 
 @njit(cache=True)
-def _w1(p, q, h):
-    total, cdf_gap = 0.0, 0.0
+def _reverse_kl_grad(p, q, out):
+    """d/dq of sum q log(q / p) = log(q / p) + 1."""
     for i in range(p.size):
-        cdf_gap += p[i] - q[i]
-        total += abs(cdf_gap)
-    return h * total
+        if p[i] == 0.0:
+            out[i] = math.inf
+        elif q[i] == 0.0:
+            out[i] = -math.inf
+        else:
+            out[i] = math.log(q[i] / p[i]) + 1.0
+    return out
 
 
 @njit(cache=True)
-def _w1_grad(p, q, h, out):
-    """d/dq_j of h sum_i |F_p,i - F_q,i| = h sum_{i >= j} sign(F_q,i - F_p,i), sign(0) = 0."""
-    cdf_gap = 0.0
-    signs = np.empty(p.size)
+def _tv(p, q):
+    total = 0.0
     for i in range(p.size):
-        cdf_gap += q[i] - p[i]
-        signs[i] = 0.0 if cdf_gap == 0.0 else math.copysign(1.0, cdf_gap)
-    tail = 0.0
-    for j in range(p.size - 1, -1, -1):
-        tail += signs[j]
-        out[j] = h * tail
+        total += abs(p[i] - q[i])
+    return 0.5 * total
+
+
+@njit(cache=True)
+def _tv_grad(p, q, out):
+    for i in range(p.size):
+        d = q[i] - p[i]
+        out[i] = 0.0 if d == 0.0 else math.copysign(0.5, d)
+    return out
+
+
+@njit(cache=True)
+def _hellinger(p, q):
+    total = 0.0
+    for i in range(p.size):
+        d = math.sqrt(p[i]) - math.sqrt(q[i])
+        total += d * d
+    return 0.5 * total
+
+
+@njit(cache=True)
+def _hellinger_grad(p, q, out):
+    """d/dq of 1/2 (sqrt p - sqrt q)^2 = (1 - sqrt(p / q)) / 2."""
+    for i in range(p.size):
+        if p[i] == 0.0:
+            out[i] = 0.5
+        elif q[i] == 0.0:
+            out[i] = -math.inf
+        else:
+            out[i] = 0.5 * (1.0 - math.sqrt(p[i] / q[i]))
+    return out
+
+
+@njit(cache=True)
+def _chi2(p, q):
+    total = 0.0
+    for i in range(p.size):
+        if q[i] > 0.0:
+            d = p[i] - q[i]
+            total += d * d / q[i]
+        elif p[i] > 0.0:
+            return math.inf
+    return total
+
+
+@njit(cache=True)
+def _chi2_grad(p, q, out):
+    """d/dq of (p - q)^2 / q = 1 - (p / q)^2."""
+    for i in range(p.size):
+        if p[i] == 0.0:
+            out[i] = 1.0
+        elif q[i] == 0.0:
+            out[i] = -math.inf
+        else:
+            r = p[i] / q[i]
+            out[i] = 1.0 - r * r
     return out
 
 
 class JS:
     """Jensen-Shannon divergence in nats, (KL(p||m) + KL(q||m)) / 2 with m = (p + q) / 2;
-    symmetric, at most log 2. Gradient 1/2 log(2q / (p + q)): -inf where q = 0 < p, 0 where
-    both are 0."""
+    symmetric, in [0, log 2] (log 2 for disjoint supports). Gradient 1/2 log(2q / (p + q)):
+    1/2 log 2 where p = 0, -inf where q = 0 < p."""
 
     name = "js"
 
@@ -95,8 +162,8 @@ class JS:
 
 
 class KL:
-    """Forward Kullback-Leibler divergence KL(p || q) = sum p log(p / q) in nats (p = data):
-    inf where q = 0 < p. Gradient -p / q: -inf where q = 0 < p, 0 where p = 0."""
+    """Forward Kullback-Leibler divergence KL(p || q) = sum p log(p / q) in nats (p = data,
+    mass-covering): inf where q = 0 < p. Gradient -p / q: 0 where p = 0, -inf where q = 0 < p."""
 
     name = "kl"
 
@@ -107,36 +174,62 @@ class KL:
         return _kl_grad(p, q, np.empty_like(q))
 
 
+class ReverseKL:
+    """Reverse Kullback-Leibler divergence KL(q || p) = sum q log(q / p) in nats (mode-seeking):
+    inf where p = 0 < q. Gradient log(q / p) + 1: +inf where p = 0 (whatever q), -inf where
+    q = 0 < p."""
+
+    name = "reverse_kl"
+
+    def value(self, p, q):
+        return _kl(q, p)
+
+    def grad(self, p, q):
+        return _reverse_kl_grad(p, q, np.empty_like(q))
+
+
 class TV:
-    """Total variation distance 1/2 sum |p - q|, in [0, 1]. Subgradient 1/2 sign(q - p),
-    0 where p = q."""
+    """Total variation distance 1/2 sum |p - q|, in [0, 1]. Subgradient 1/2 sign(q - p) with
+    sign(0) = 0, so 0 where p = q."""
 
     name = "tv"
 
     def value(self, p, q):
-        return 0.5 * float(np.abs(p - q).sum())
+        return _tv(p, q)
 
     def grad(self, p, q):
-        return 0.5 * np.sign(q - p)
+        return _tv_grad(p, q, np.empty_like(q))
 
 
-class W1:
-    """Wasserstein-1 distance h sum |F_p - F_q| (cumulative masses at the cell edges), in
-    the grid's units. Subgradient h sum_{i >= j} sign(F_q,i - F_p,i), with sign(0) = 0."""
+class Hellinger:
+    """Squared Hellinger distance 1/2 sum (sqrt p - sqrt q)^2 = 1 - sum sqrt(p q), in [0, 1]
+    (1 for disjoint supports); its square root is the Hellinger metric. Gradient
+    (1 - sqrt(p / q)) / 2: 1/2 where p = 0, -inf where q = 0 < p."""
 
-    name = "w1"
-
-    def setup(self, grid):
-        self.h = grid.h
+    name = "hellinger"
 
     def value(self, p, q):
-        return _w1(p, q, self.h)
+        return _hellinger(p, q)
 
     def grad(self, p, q):
-        return _w1_grad(p, q, self.h, np.empty_like(q))
+        return _hellinger_grad(p, q, np.empty_like(q))
+
+
+class Chi2:
+    """Pearson chi-squared divergence chi2(p || q) = sum (p - q)^2 / q (generated masses in the
+    denominator, as scipy.stats.chisquare's expected frequencies): inf where q = 0 < p.
+    Gradient 1 - (p / q)^2: 1 where p = 0, -inf where q = 0 < p."""
+
+    name = "chi2"
+
+    def value(self, p, q):
+        return _chi2(p, q)
+
+    def grad(self, p, q):
+        return _chi2_grad(p, q, np.empty_like(q))
 
 
 @gamesim.hookimpl
 def gamesim_register_distances(register):
-    for cls in (JS, KL, TV, W1):
+    for cls in (JS, KL, ReverseKL, TV, Hellinger, Chi2):
         register(cls)
