@@ -49,7 +49,9 @@ class Param:
             many = "a list of tables" if self.type == "table list" else "a table"
             return f"{many} naming a {self.plugin} plugin by 'kind'"
         if self.choices:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
+            listed = ", ".join(repr(c) for c in self.choices)
+            return f"a list of strings, each one of {listed}" if self.type == "str list" \
+                else f"one of {listed}"
         bounds = [f"{op} {v:g}" for op, v in
                   ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le)) if v is not None]
         noun = {"float": "a number", "int": "an integer", "bool": "true or false",

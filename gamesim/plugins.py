@@ -27,6 +27,8 @@ DEFAULT_PLUGINS = (
     "gamesim_plugins.cdf_distances",
     "gamesim_plugins.kernel_distances",
     "gamesim_plugins.optimizers",
+    "gamesim_plugins.transforms",
+    "gamesim_plugins.regularizers",
 )
 SINGULAR = {k: k[:-1] for k in KINDS}
 

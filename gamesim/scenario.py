@@ -95,6 +95,7 @@ class Scenario:
     plot_format: str
     snapshots: list
     resolved: dict
+    regularizer: object | None = None
 
 
 def read_toml(path):
@@ -208,7 +209,7 @@ def load(path, overrides=(), extra_plugins=()):
                                    f"generator whose parameters are mass logits (such as "
                                    f"'density'); generator {generator.name!r} is not"))
 
-    discriminator = discriminator_optimizer = objective = distance = None
+    discriminator = discriminator_optimizer = objective = distance = regularizer = None
     steps = 1
     if game.mode == "direct":
         if "discriminator" in data:
@@ -236,10 +237,10 @@ def load(path, overrides=(), extra_plugins=()):
         disc_spec = _table(data, "discriminator", path) or {"kind": "oracle"}
         discriminator, resolved["discriminator"] = build(
             registry, "discriminator", disc_spec, path, "discriminator",
-            reserved=("optimizer", "steps"))
+            reserved=("optimizer", "steps", "regularizer"))
         _setup(discriminator, grid)
         if getattr(discriminator, "oracle", False):
-            for key in ("optimizer", "steps"):
+            for key in ("optimizer", "steps", "regularizer"):
                 if key in disc_spec:
                     raise GamesimError(located(path, f"discriminator.{key}",
                                                "the oracle discriminator has no parameters: "
@@ -262,6 +263,17 @@ def load(path, overrides=(), extra_plugins=()):
                 raise GamesimError(located(path, "discriminator.optimizer.kind",
                                            f"{discriminator_optimizer.name!r} needs mass logits; "
                                            "a discriminator's parameters are not"))
+            if "regularizer" in disc_spec:
+                regularizer, resolved["discriminator"]["regularizer"] = build(
+                    registry, "regularizer", disc_spec["regularizer"], path,
+                    "discriminator.regularizer")
+                _setup(regularizer, grid)
+                if getattr(regularizer, "needs_dudx", False) and \
+                        not hasattr(discriminator, "dudx"):
+                    raise GamesimError(located(path, "discriminator.regularizer.kind",
+                                               f"{regularizer.name!r} penalizes du/dx, which "
+                                               f"discriminator {discriminator.name!r} does not "
+                                               "provide"))
 
     metrics = _Metrics()
     resolved["metrics"] = fill(metrics, _table(data, "metrics", path), registry, path, "metrics",
@@ -298,7 +310,7 @@ def load(path, overrides=(), extra_plugins=()):
                     top.record_every, stop, grid, target, p_data, target_outside, generator,
                     generator_optimizer, discriminator, discriminator_optimizer, steps, game.mode,
                     objective, game.schedule, distance, distances, output.plots, output.format,
-                    snapshots, resolved)
+                    snapshots, resolved, regularizer)
 
 
 def _with_default_kind(spec, default):

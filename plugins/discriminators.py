@@ -1,6 +1,18 @@
-"""The oracle discriminator: the exact best response to the current generator."""
+"""Discriminators: the oracle (exact best response) and parametrized ones.
+
+A parametrized discriminator gives raw outputs u(psi) on the grid's cell centres (logits
+for probability objectives, critic values otherwise), ``vjp(psi, g_u)`` (dL/dpsi from
+dL/du), ``dudx(psi)`` (du/dx at the centres, for gradient penalties) and
+``dudx_vjp(psi, g)`` (d/dpsi of sum g * du/dx).
+"""
+
+import math
+
+import numpy as np
 
 import gamesim
+
+from . import network
 
 
 class Oracle:
@@ -11,6 +23,123 @@ class Oracle:
     oracle = True
 
 
+class _Standardized:
+    """Mixin: s = (x - centre) / half-width of the grid (s in [-1, 1]) if ``standardize``."""
+
+    def _inputs(self, grid):
+        if self.standardize:
+            self.scale = 0.5 * (grid.upper - grid.lower)
+            return (grid.x - 0.5 * (grid.lower + grid.upper)) / self.scale
+        self.scale = 1.0
+        return np.asarray(grid.x, np.float64)
+
+
+class Logistic(_Standardized):
+    """Linear in fixed features: u = sum_k w_k phi_k(x) (+ b). psi = (w_1..w_K[, b]).
+
+    ``polynomial``: phi_k = s^k, k = 1..degree (s = x, or standardized x). ``rbf``:
+    ``centres`` Gaussian bumps exp(-(x - c_k)^2 / (2 width^2)), centres evenly spread over the
+    grid, width by default their spacing. ``fourier``: sin and cos of 2 pi k (x - lower) /
+    (upper - lower), k = 1..frequencies. With degree 2 it represents the log ratio of two
+    Gaussians exactly (D* between them); with degree 1, no bias and no standardizing it is
+    the Dirac-GAN's u = psi x (Mescheder, Geiger, Nowozin 2018).
+    """
+
+    name = "logistic"
+    features: str = gamesim.param("polynomial", choices=("polynomial", "rbf", "fourier"),
+                                  help="feature family")
+    degree: int = gamesim.param(2, ge=1, help="polynomial degree (features = 'polynomial')")
+    centres: int = gamesim.param(16, ge=1, help="number of RBF centres (features = 'rbf')")
+    width: float = gamesim.param(None, gt=0, help="RBF width; default the centres' spacing")
+    frequencies: int = gamesim.param(8, ge=1, help="Fourier frequencies (features = 'fourier')")
+    bias: bool = gamesim.param(True, help="add a bias b")
+    standardize: bool = gamesim.param(True, help="polynomials of (x - centre) / half-width "
+                                                 "of the grid instead of x")
+    init: list[float] = gamesim.param(None, help="initial psi (weights, then bias); "
+                                                 "default zeros")
+
+    def validate(self):
+        k = {"polynomial": self.degree, "rbf": self.centres,
+             "fourier": 2 * self.frequencies}[self.features]
+        self.size = k + self.bias
+        if self.init is not None and len(self.init) != self.size:
+            raise gamesim.ParameterError("init", f"got {len(self.init)} numbers, expected "
+                                                 f"{self.size} (weights, then bias)")
+
+    def setup(self, grid):
+        s = self._inputs(grid)
+        x = np.asarray(grid.x, np.float64)
+        if self.features == "polynomial":
+            k = np.arange(1, self.degree + 1)
+            self.phi = s[:, None] ** k
+            self.dphi = k * s[:, None] ** (k - 1) / self.scale
+        elif self.features == "rbf":
+            c = np.linspace(grid.lower, grid.upper, self.centres + 2)[1:-1]
+            width = self.width or (c[1] - c[0] if c.size > 1 else grid.upper - grid.lower)
+            r = (x[:, None] - c) / width
+            self.phi = np.exp(-0.5 * r * r)
+            self.dphi = -r / width * self.phi
+        else:
+            angle = 2 * math.pi * np.outer((x - grid.lower) / (grid.upper - grid.lower),
+                                           np.arange(1, self.frequencies + 1))
+            freq = 2 * math.pi * np.arange(1, self.frequencies + 1) / (grid.upper - grid.lower)
+            self.phi = np.hstack([np.sin(angle), np.cos(angle)])
+            self.dphi = np.hstack([freq * np.cos(angle), -freq * np.sin(angle)])
+
+    def init_params(self, rng):
+        return np.zeros(self.size) if self.init is None else np.array(self.init, np.float64)
+
+    def param_values(self, psi):
+        names = [f"w{k + 1}" for k in range(self.phi.shape[1])] + ["b"] * self.bias
+        return dict(zip(names, map(float, psi)))
+
+    def forward(self, psi):
+        u = self.phi @ psi[:self.phi.shape[1]]
+        return u + psi[-1] if self.bias else u
+
+    def vjp(self, psi, g_u):
+        g = self.phi.T @ g_u
+        return np.append(g, g_u.sum()) if self.bias else g
+
+    def dudx(self, psi):
+        return self.dphi @ psi[:self.phi.shape[1]]
+
+    def dudx_vjp(self, psi, g):
+        g_w = self.dphi.T @ g
+        return np.append(g_w, 0.0) if self.bias else g_w
+
+
+class MLP(_Standardized):
+    """One hidden layer on s: u = c + sum_j a_j act(w_j s + b_j), psi = (w, b, a, c);
+    s = x or standardized x. Weights start N(0, 1) (w, b) and N(0, init_scale^2 / H) (a)."""
+
+    name = "mlp"
+    hidden: int = gamesim.param(16, ge=1, help="hidden units H")
+    activation: str = gamesim.param("tanh", choices=tuple(network.ACTIVATIONS),
+                                    help="hidden activation")
+    standardize: bool = gamesim.param(True, help="input (x - centre) / half-width of the grid")
+    init_scale: float = gamesim.param(1.0, gt=0, help="scale of the initial output weights")
+
+    def setup(self, grid):
+        self.s = self._inputs(grid)
+
+    def init_params(self, rng):
+        return network.init(rng, self.hidden, self.init_scale)
+
+    def forward(self, psi):
+        return network.forward(self.s, psi, self.hidden, self.activation)
+
+    def vjp(self, psi, g_u):
+        return network.vjp(self.s, psi, self.hidden, self.activation, g_u)
+
+    def dudx(self, psi):
+        return network.dyds(self.s, psi, self.hidden, self.activation) / self.scale
+
+    def dudx_vjp(self, psi, g):
+        return network.dyds_vjp(self.s, psi, self.hidden, self.activation, g) / self.scale
+
+
 @gamesim.hookimpl
 def gamesim_register_discriminators(register):
-    register(Oracle)
+    for cls in (Oracle, Logistic, MLP):
+        register(cls)

@@ -29,11 +29,12 @@ import gamesim
 def _js(p, q):
     total = 0.0
     for i in range(p.size):
-        m = 0.5 * (p[i] + q[i])
+        # log(2p / (p + q)), not log(p / m): m = (p + q) / 2 underflows to 0 for subnormal masses
+        s = p[i] + q[i]
         if p[i] > 0.0:
-            total += 0.5 * p[i] * math.log(p[i] / m)
+            total += 0.5 * p[i] * math.log(2.0 * p[i] / s)
         if q[i] > 0.0:
-            total += 0.5 * q[i] * math.log(q[i] / m)
+            total += 0.5 * q[i] * math.log(2.0 * q[i] / s)
     return max(total, 0.0)
 
 

@@ -1,4 +1,8 @@
-"""Objectives of the minimax game: minimax and nonsaturating (Goodfellow et al. 2014).
+"""Objectives of the minimax game: minimax and nonsaturating (Goodfellow et al. 2014),
+least_squares (Mao et al. 2017), hinge (Lim and Ye 2017) and wasserstein (Arjovsky et al. 2017).
+
+Each gives ``value`` (D's objective V_D), ``discriminator_grad`` = d(-V_D)/du (D descends it),
+``generator_grad`` = dL_G/dp_g and ``oracle`` (D's exact best response), as in DESIGN.md's table.
 
 Expectations are sums over cells. Cells where a weight (p_d or p_g) is 0 contribute nothing:
 0 log 0 = 0 and 0 * (-inf) = 0, so disjoint supports give no NaN.
@@ -79,6 +83,54 @@ def _nonsaturating_generator_grad(u, out):
     return out
 
 
+@njit(cache=True)
+def _least_squares_oracle(p_d, p_g, out):
+    """D* = p_d / (p_d + p_g); 1/2 where both masses are 0."""
+    for i in range(p_d.size):
+        total = p_d[i] + p_g[i]
+        out[i] = p_d[i] / total if total > 0.0 else 0.5
+    return out
+
+
+@njit(cache=True)
+def _least_squares_value(p_d, p_g, u):
+    total = 0.0
+    for i in range(u.size):
+        total -= 0.5 * (p_d[i] * (u[i] - 1.0) ** 2 + p_g[i] * u[i] ** 2)
+    return total
+
+
+@njit(cache=True)
+def _hinge_value(p_d, p_g, u):
+    total = 0.0
+    for i in range(u.size):
+        total += p_d[i] * min(0.0, u[i] - 1.0) + p_g[i] * min(0.0, -u[i] - 1.0)
+    return total
+
+
+@njit(cache=True)
+def _hinge_discriminator_grad(p_d, p_g, u, out):
+    """d(-V)/du = -p_d [u < 1] + p_g [u > -1] (the subgradient 0 at the kinks)."""
+    for i in range(u.size):
+        out[i] = (p_g[i] if u[i] > -1.0 else 0.0) - (p_d[i] if u[i] < 1.0 else 0.0)
+    return out
+
+
+@njit(cache=True)
+def _kantorovich_potential(p_d, p_g, h, out):
+    """u_{i+1} - u_i = h sign(F_g,i - F_d,i) (cumulative masses through cell i), mean 0."""
+    gap, u, total = 0.0, 0.0, 0.0
+    for i in range(p_d.size):
+        out[i] = u
+        total += u
+        gap += p_g[i] - p_d[i]
+        u += 0.0 if gap == 0.0 else math.copysign(h, gap)
+    mean = total / p_d.size
+    for i in range(p_d.size):
+        out[i] -= mean
+    return out
+
+
 class Minimax:
     """Goodfellow et al. 2014: D maximizes sum p_d log D + sum p_g log(1 - D); G minimizes
     sum p_g log(1 - D). D = sigma(u); the oracle is u* = log p_d - log p_g, where the value
@@ -111,7 +163,78 @@ class Nonsaturating(Minimax):
         return _nonsaturating_generator_grad(u, np.empty_like(u))
 
 
+class LeastSquares:
+    """LSGAN (Mao et al. 2017) with a = 0, b = c = 1 and D = u raw: D maximizes
+    -1/2 sum p_d (u - 1)^2 - 1/2 sum p_g u^2, G minimizes 1/2 sum p_g (u - 1)^2. The oracle
+    D* = p_d / (p_d + p_g) gives value -1/2 sum p_d p_g / (p_d + p_g); -1/4 at p_g = p_d."""
+
+    name = "least_squares"
+    output = "probability"
+    equilibrium = -0.25
+
+    def oracle(self, p_d, p_g):
+        return _least_squares_oracle(p_d, p_g, np.empty_like(p_d))
+
+    def value(self, p_d, p_g, u):
+        return _least_squares_value(p_d, p_g, u)
+
+    def discriminator_grad(self, p_d, p_g, u):
+        return p_d * (u - 1.0) + p_g * u
+
+    def generator_grad(self, p_d, p_g, u):
+        return 0.5 * (u - 1.0) ** 2
+
+
+class Hinge:
+    """Hinge loss (Lim and Ye 2017): D maximizes sum p_d min(0, u - 1) + sum p_g min(0, -u - 1),
+    G minimizes -sum p_g u. Oracle u* = sign(p_d - p_g), value 2 TV - 2; -2 at p_g = p_d.
+    u is a critic, not a probability."""
+
+    name = "hinge"
+    output = "critic"
+    equilibrium = -2.0
+
+    def oracle(self, p_d, p_g):
+        return np.sign(p_d - p_g)
+
+    def value(self, p_d, p_g, u):
+        return _hinge_value(p_d, p_g, u)
+
+    def discriminator_grad(self, p_d, p_g, u):
+        return _hinge_discriminator_grad(p_d, p_g, u, np.empty_like(u))
+
+    def generator_grad(self, p_d, p_g, u):
+        return -u
+
+
+class Wasserstein:
+    """Wasserstein GAN (Arjovsky, Chintala, Bottou 2017): the critic maximizes
+    sum p_d u - sum p_g u over 1-Lipschitz u, G minimizes -sum p_g u. The oracle is the 1D
+    Kantorovich potential (u_{i+1} - u_i = h sign(F_g - F_d), mean 0), where the value is W1;
+    0 at p_g = p_d. A parametrized critic needs a regularizer (clip or gradient_penalty) to
+    stay Lipschitz: the objective alone is unbounded."""
+
+    name = "wasserstein"
+    output = "critic"
+    equilibrium = 0.0
+
+    def setup(self, grid):
+        self.h = grid.h
+
+    def oracle(self, p_d, p_g):
+        return _kantorovich_potential(p_d, p_g, self.h, np.empty_like(p_d))
+
+    def value(self, p_d, p_g, u):
+        return float((p_d - p_g) @ u)
+
+    def discriminator_grad(self, p_d, p_g, u):
+        return p_g - p_d
+
+    def generator_grad(self, p_d, p_g, u):
+        return -u
+
+
 @gamesim.hookimpl
 def gamesim_register_objectives(register):
-    register(Minimax)
-    register(Nonsaturating)
+    for cls in (Minimax, Nonsaturating, LeastSquares, Hinge, Wasserstein):
+        register(cls)

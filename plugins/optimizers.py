@@ -1,4 +1,10 @@
-"""Optimizers step a flat float64 parameter vector in place, given its gradient."""
+"""Optimizers step a flat float64 parameter vector in place, given its gradient.
+
+``init_state(theta)`` makes the optimizer's per-player state, ``step(theta, grad, state)``
+moves theta. An optimizer that defines ``lookahead(theta, grad, state) -> theta_half`` (a
+copy) is an extrapolation method: the engine evaluates both players' gradients at the
+extrapolated point and passes those to ``step`` (extragradient, Korpelevich 1976).
+"""
 
 import math
 
@@ -34,6 +40,34 @@ def _mirror_step(logits, grad, lr):
     return logits
 
 
+@njit(cache=True)
+def _momentum_step(theta, grad, velocity, lr, beta):
+    for i in range(theta.size):
+        velocity[i] = beta * velocity[i] + grad[i]
+        theta[i] -= lr * velocity[i]
+    return theta
+
+
+@njit(cache=True)
+def _adam_step(theta, grad, m, v, t, lr, beta1, beta2, eps):
+    """Kingma and Ba 2015, with bias correction; t is the step count (from 1)."""
+    c1, c2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
+    for i in range(theta.size):
+        m[i] = beta1 * m[i] + (1.0 - beta1) * grad[i]
+        v[i] = beta2 * v[i] + (1.0 - beta2) * grad[i] * grad[i]
+        theta[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+    return theta
+
+
+@njit(cache=True)
+def _optimistic_step(theta, grad, previous, lr):
+    """theta <- theta - lr (2 g_t - g_{t-1}); ``previous`` becomes g_t."""
+    for i in range(theta.size):
+        theta[i] -= lr * (2.0 * grad[i] - previous[i])
+        previous[i] = grad[i]
+    return theta
+
+
 class SGD:
     """Plain gradient descent: theta <- theta - lr * grad."""
 
@@ -63,7 +97,73 @@ class Mirror:
         return _mirror_step(theta, grad, self.lr)
 
 
+class Momentum:
+    """Heavy ball (Polyak 1964): v <- beta v + grad, theta <- theta - lr v."""
+
+    name = "momentum"
+    lr: float = gamesim.param(0.01, gt=0, help="learning rate")
+    beta: float = gamesim.param(0.9, ge=0, lt=1, help="momentum coefficient")
+
+    def init_state(self, theta):
+        return np.zeros_like(theta)
+
+    def step(self, theta, grad, state):
+        return _momentum_step(theta, grad, state, self.lr, self.beta)
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015) with bias-corrected moment estimates."""
+
+    name = "adam"
+    lr: float = gamesim.param(0.001, gt=0, help="learning rate")
+    beta1: float = gamesim.param(0.9, ge=0, lt=1, help="decay of the first moment")
+    beta2: float = gamesim.param(0.999, ge=0, lt=1, help="decay of the second moment")
+    eps: float = gamesim.param(1e-8, gt=0, help="added to the root second moment")
+
+    def init_state(self, theta):
+        return {"m": np.zeros_like(theta), "v": np.zeros_like(theta), "t": 0}
+
+    def step(self, theta, grad, state):
+        state["t"] += 1
+        return _adam_step(theta, grad, state["m"], state["v"], state["t"], self.lr, self.beta1,
+                          self.beta2, self.eps)
+
+
+class Optimistic:
+    """Optimistic gradient descent (Daskalakis et al. 2018): theta <- theta - lr (2 g_t -
+    g_{t-1}), the first step a plain one. It damps the cycling of simultaneous play."""
+
+    name = "optimistic"
+    lr: float = gamesim.param(0.01, gt=0, help="learning rate")
+
+    def init_state(self, theta):
+        return {"previous": None}
+
+    def step(self, theta, grad, state):
+        if state["previous"] is None:
+            state["previous"] = grad.copy()
+        return _optimistic_step(theta, grad, state["previous"], self.lr)
+
+
+class Extragradient:
+    """Extragradient (Korpelevich 1976): a trial step theta_half = theta - lr g(theta,
+    psi), then theta <- theta - lr g(theta_half, psi_half), both players' gradients taken at
+    the extrapolated point (the engine computes them)."""
+
+    name = "extragradient"
+    lr: float = gamesim.param(0.01, gt=0, help="learning rate (both half steps)")
+
+    def init_state(self, theta):
+        return None
+
+    def lookahead(self, theta, grad, state):
+        return theta - self.lr * grad
+
+    def step(self, theta, grad, state):
+        return _sgd_step(theta, grad, self.lr)
+
+
 @gamesim.hookimpl
 def gamesim_register_optimizers(register):
-    register(SGD)
-    register(Mirror)
+    for cls in (SGD, Mirror, Momentum, Adam, Optimistic, Extragradient):
+        register(cls)

@@ -101,7 +101,19 @@ class Mixture:
         return (total / inside, outside) if inside > 0 else (total, 1.0)
 
 
+class Point:
+    """A point mass at ``at``, deposited by cloud-in-cell like the ``point`` generator (on a
+    cell centre it is one cell): the Dirac-GAN's data (Mescheder, Geiger, Nowozin 2018)."""
+
+    name = "point"
+    at: float = gamesim.param(0.0, help="position of the point mass")
+
+    def masses(self, grid):
+        from .transforms import deposit
+        return deposit([self.at, self.at], grid)
+
+
 @gamesim.hookimpl
 def gamesim_register_targets(register):
-    for cls in (Normal, Uniform, Laplace, Mixture):
+    for cls in (Normal, Uniform, Laplace, Mixture, Point):
         register(cls)

@@ -1,0 +1,297 @@
+"""Transform generators x = G_theta(z), z ~ U(0, 1): the chapter's transformation method.
+
+``location_scale`` deposits the exact cell integrals of N(mu, sigma^2). ``quantile``, ``mlp``
+and ``point`` are node generators: G is evaluated at nodes z_j = j / (M - 1) and linearly
+interpolated, so each of the M - 1 segments carries mass 1 / (M - 1) spread uniformly over
+[G(z_j), G(z_{j+1})] and deposited by exact cell integrals (DESIGN.md section 1). A segment
+shorter than a cell h is widened to width h about its midpoint, which is exactly the
+cloud-in-cell deposit of that midpoint: a point mass moves continuously and has a gradient.
+Mass beyond the grid goes to the edge cells and is reported as ``mass_outside``.
+"""
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+from numba import njit
+
+import gamesim
+
+from . import network
+
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def _normal_cells(mu, sigma, lower, h, out):
+    """Exact cell masses of N(mu, sigma^2), the tails beyond the grid in the edge cells.
+
+    Differences of the CDF left of the mean and of the survival function right of it, so no
+    representable tail mass rounds to 0. Returns the mass beyond the grid.
+    """
+    n = out.size
+    prev_cdf, prev_sf = 0.0, 1.0  # at the edge -inf: the left edge cell takes the tail
+    for k in range(n):
+        if k == n - 1:
+            cdf, sf = 1.0, 0.0
+        else:
+            z = (lower + (k + 1) * h - mu) / sigma
+            cdf, sf = 0.5 * math.erfc(-z * INV_SQRT2), 0.5 * math.erfc(z * INV_SQRT2)
+        out[k] = max(prev_sf - sf if prev_cdf >= 0.5 else cdf - prev_cdf, 0.0)
+        prev_cdf, prev_sf = cdf, sf
+    z_lo, z_hi = (lower - mu) / sigma, (lower + n * h - mu) / sigma
+    return 0.5 * math.erfc(-z_lo * INV_SQRT2) + 0.5 * math.erfc(z_hi * INV_SQRT2)
+
+
+@njit(cache=True)
+def _normal_cells_vjp(mu, sigma, lower, h, g):
+    """(dL/dmu, dL/dsigma) of L = sum g_k p_k: with p_k = Phi(z_{k+1}) - Phi(z_k) over the
+    interior edges, dL/dmu = -sum_j phi(z_j)(g_{j-1} - g_j) / sigma, and dL/dsigma the same
+    with an extra factor z_j."""
+    d_mu, d_sigma = 0.0, 0.0
+    for j in range(1, g.size):
+        z = (lower + j * h - mu) / sigma
+        w = INV_SQRT2PI * math.exp(-0.5 * z * z) * (g[j - 1] - g[j]) / sigma
+        d_mu -= w
+        d_sigma -= w * z
+    return d_mu, d_sigma
+
+
+@njit(cache=True)
+def _span(a, b, h):
+    """The deposited interval of segment (a, b): sorted, and widened to width h if shorter."""
+    lo, hi = min(a, b), max(a, b)
+    if hi - lo < h:
+        mid = 0.5 * (lo + hi)
+        return mid - 0.5 * h, mid + 0.5 * h
+    return lo, hi
+
+
+@njit(cache=True)
+def _cell(x, lower, h, n):
+    return min(max(int(math.floor((x - lower) / h)), 0), n - 1)
+
+
+@njit(cache=True)
+def _deposit(xs, lower, h, out):
+    """Masses of the segments between consecutive nodes xs, each 1/(M-1), uniform over its
+    span, as exact cell integrals; the edge cells take what lies beyond. Returns the mass
+    beyond the grid of the segments as given (a point mass counts whole)."""
+    n = out.size
+    upper = lower + n * h
+    w = 1.0 / (xs.size - 1)
+    for s in range(xs.size):
+        if not math.isfinite(xs[s]):  # a diverged generator: its masses are undefined
+            out[:] = math.nan
+            return math.nan
+    out[:] = 0.0
+    outside = 0.0
+    for s in range(xs.size - 1):
+        a, b = _span(xs[s], xs[s + 1], h)
+        ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
+        if ka == kb:
+            out[ka] += w
+        else:
+            dens = w / (b - a)
+            # max(0, .): an end on a cell edge may round to the neighbouring cell; the last
+            # cell takes the rest, so each segment deposits exactly w
+            first = min(w, dens * max(0.0, lower + (ka + 1) * h - a))
+            out[ka] += first
+            for k in range(ka + 1, kb):
+                out[k] += dens * h
+            out[kb] += max(0.0, w - first - dens * h * (kb - ka - 1))
+        lo, hi = min(xs[s], xs[s + 1]), max(xs[s], xs[s + 1])
+        if hi > lo:
+            outside += w * (max(0.0, min(hi, lower) - lo) + max(0.0, hi - max(lo, upper))) / (hi - lo)
+        elif lo < lower or lo > upper:
+            outside += w
+    return outside
+
+
+@njit(cache=True)
+def _deposit_vjp(xs, lower, h, g, out):
+    """dL/dxs of L = sum g_k p_k for :func:`_deposit`. For a span [a, b] of density
+    w/(b - a): dL/da = w (gbar - g(a)) / (b - a), dL/db = w (g(b) - gbar) / (b - a), gbar the
+    mean of g over the span; a widened span moves with its midpoint (half to each node)."""
+    n = g.size
+    w = 1.0 / (xs.size - 1)
+    out[:] = 0.0
+    for s in range(xs.size - 1):
+        a, b = _span(xs[s], xs[s + 1], h)
+        ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
+        if ka == kb:
+            continue
+        gbar = g[ka] * max(0.0, lower + (ka + 1) * h - a) + g[kb] * max(0.0, b - (lower + kb * h))
+        for k in range(ka + 1, kb):
+            gbar += g[k] * h
+        gbar /= b - a
+        d_a, d_b = w * (gbar - g[ka]) / (b - a), w * (g[kb] - gbar) / (b - a)
+        lo_node, hi_node = (s, s + 1) if xs[s] <= xs[s + 1] else (s + 1, s)
+        if abs(xs[s + 1] - xs[s]) < h:
+            out[s] += 0.5 * (d_a + d_b)
+            out[s + 1] += 0.5 * (d_a + d_b)
+        else:
+            out[lo_node] += d_a
+            out[hi_node] += d_b
+    return out
+
+
+def deposit(xs, grid):
+    """Masses and mass beyond the grid of the piecewise-linear transform through nodes xs
+    (two equal nodes: a point mass by cloud-in-cell)."""
+    out = np.empty(grid.points)
+    outside = _deposit(np.asarray(xs, np.float64), grid.lower, grid.h, out)
+    return out, outside
+
+
+class _Nodes:
+    """A node generator: subclasses give ``node_values(theta)`` and ``node_values_vjp(theta, g_x)``."""
+
+    def setup(self, grid):
+        self.grid = grid
+
+    def forward(self, theta):
+        return deposit(self.node_values(theta), self.grid)
+
+    def vjp(self, theta, g_p):
+        xs = self.node_values(theta)
+        g_x = _deposit_vjp(xs, self.grid.lower, self.grid.h, g_p, np.empty_like(xs))
+        return self.node_values_vjp(theta, g_x)
+
+    def transform(self, theta):
+        """(z, G(z)) at the nodes, for the transform plot."""
+        xs = self.node_values(theta)
+        return np.linspace(0.0, 1.0, xs.size), xs
+
+
+class LocationScale:
+    """x = mu + sigma Phi^-1(z): deposits the exact cell integrals of N(mu, sigma^2), so
+    p_g has full support and p_k / h is the normal density within O(h^2).
+    theta = (mu, log sigma)."""
+
+    name = "location_scale"
+    mu: float = gamesim.param(0.0, help="initial mean")
+    sigma: float = gamesim.param(1.0, gt=0, help="initial standard deviation")
+    default_optimizer = {"kind": "adam", "lr": 0.01}
+
+    def setup(self, grid):
+        self.grid = grid
+        self.z = (np.arange(256) + 0.5) / 256
+        self.z_normal = np.array([NormalDist().inv_cdf(t) for t in self.z])
+
+    def init_params(self, rng):
+        return np.array([self.mu, math.log(self.sigma)])
+
+    def forward(self, theta):
+        out = np.empty(self.grid.points)
+        with np.errstate(over="ignore"):
+            sigma = float(np.exp(theta[1]))
+        if not (math.isfinite(theta[0]) and 0.0 < sigma < math.inf):
+            out[:] = math.nan  # a diverged generator: its masses are undefined
+            return out, math.nan
+        outside = _normal_cells(theta[0], sigma, self.grid.lower, self.grid.h, out)
+        return out, outside
+
+    def vjp(self, theta, g_p):
+        sigma = math.exp(theta[1])
+        d_mu, d_sigma = _normal_cells_vjp(theta[0], sigma, self.grid.lower, self.grid.h, g_p)
+        return np.array([d_mu, d_sigma * sigma])
+
+    def param_values(self, theta):
+        with np.errstate(over="ignore"):
+            return {"mu": float(theta[0]), "sigma": float(np.exp(theta[1]))}
+
+    def transform(self, theta):
+        with np.errstate(over="ignore"):
+            return self.z, theta[0] + np.exp(theta[1]) * self.z_normal
+
+
+class Quantile(_Nodes):
+    """Monotone piecewise-linear quantile function through K knots at z_k = k / (K - 1):
+    the inverse-CDF transform, learned. G(z_0) = t0 and each increment G(z_k) - G(z_{k-1}) =
+    exp(theta_k) > 0, so theta = (t0, log increments). Each of the K - 1 segments carries mass
+    1 / (K - 1). Starts as the uniform distribution on [init_lower, init_upper]."""
+
+    name = "quantile"
+    knots: int = gamesim.param(32, ge=2, help="number of knots K")
+    init_lower: float = gamesim.param(-1.0, help="initial G(0)")
+    init_upper: float = gamesim.param(1.0, help="initial G(1)")
+    default_optimizer = {"kind": "adam", "lr": 0.02}
+
+    def validate(self):
+        if not self.init_upper > self.init_lower:
+            raise gamesim.ParameterError("init_upper", f"got {self.init_upper!r}, expected a "
+                                                       f"number > init_lower ({self.init_lower!r})")
+
+    def init_params(self, rng):
+        step = (self.init_upper - self.init_lower) / (self.knots - 1)
+        return np.concatenate([[self.init_lower], np.full(self.knots - 1, math.log(step))])
+
+    def node_values(self, theta):
+        with np.errstate(over="ignore"):
+            return theta[0] + np.concatenate([[0.0], np.cumsum(np.exp(theta[1:]))])
+
+    def node_values_vjp(self, theta, g_x):
+        tail = np.cumsum(g_x[::-1])[::-1]  # sum_{k >= j} g_x[k]
+        return np.concatenate([[tail[0]], np.exp(theta[1:]) * tail[1:]])
+
+    def param_values(self, theta):
+        xs = self.node_values(theta)
+        return {"G0": float(xs[0]), "G1": float(xs[-1])}
+
+
+class MLP(_Nodes):
+    """One hidden layer, x = c + sum_j a_j act(w_j s + b_j) with s = 2z - 1, at M nodes.
+    theta = (w, b, a, c), H entries each but c. Not necessarily monotone: a segment running
+    backwards spreads its mass the same way. Weights start N(0, 1) (w, b) and
+    N(0, init_scale^2 / H) (a), c = 0."""
+
+    name = "mlp"
+    hidden: int = gamesim.param(16, ge=1, help="hidden units H")
+    activation: str = gamesim.param("tanh", choices=tuple(network.ACTIVATIONS), help="hidden activation")
+    nodes: int = gamesim.param(257, ge=2, help="noise nodes M (M - 1 segments)")
+    init_scale: float = gamesim.param(1.0, gt=0, help="scale of the initial output weights")
+    default_optimizer = {"kind": "adam", "lr": 0.01}
+
+    def setup(self, grid):
+        super().setup(grid)
+        self.s = np.linspace(-1.0, 1.0, self.nodes)
+
+    def init_params(self, rng):
+        return network.init(rng, self.hidden, self.init_scale)
+
+    def node_values(self, theta):
+        return network.forward(self.s, theta, self.hidden, self.activation)
+
+    def node_values_vjp(self, theta, g_x):
+        return network.vjp(self.s, theta, self.hidden, self.activation, g_x)
+
+
+class Point(_Nodes):
+    """A point mass at theta, deposited by cloud-in-cell: the Dirac-GAN's generator
+    (Mescheder, Geiger, Nowozin 2018)."""
+
+    name = "point"
+    at: float = gamesim.param(1.0, help="initial position theta")
+    default_optimizer = {"kind": "sgd", "lr": 0.1}
+
+    def init_params(self, rng):
+        return np.array([self.at])
+
+    def node_values(self, theta):
+        return np.array([theta[0], theta[0]])
+
+    def node_values_vjp(self, theta, g_x):
+        return np.array([g_x.sum()])
+
+    def param_values(self, theta):
+        return {"theta": float(theta[0])}
+
+    transform = None  # a point has no transform worth plotting
+
+
+@gamesim.hookimpl
+def gamesim_register_generators(register):
+    for cls in (LocationScale, Quantile, MLP, Point):
+        register(cls)
