@@ -5,14 +5,24 @@ written. Then we point it at a private temporary folder instead: kernels compile
 process but the run goes on (the warning says why it is slower).
 """
 
+import importlib.util
 import os
 import sys
 import tempfile
 
 
 def _writable(path):
+    """Whether ``path`` could be written: it, or its nearest existing ancestor, takes a file.
+
+    Nothing is created but a temporary file, removed at once.
+    """
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
     try:
-        os.makedirs(path, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             return True
     except OSError:
@@ -20,9 +30,11 @@ def _writable(path):
 
 
 def _default_locations():
-    """Where Numba caches without NUMBA_CACHE_DIR: beside the sources, else the user's cache."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    yield os.path.join(here, "gamesim_plugins", "__pycache__")
+    """Where Numba caches without NUMBA_CACHE_DIR: beside the kernels' sources (found without
+    importing them), else the user's cache folder."""
+    spec = importlib.util.find_spec("gamesim_plugins")
+    if spec is not None and spec.submodule_search_locations:
+        yield os.path.join(list(spec.submodule_search_locations)[0], "__pycache__")
     yield os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "numba")
 
 

@@ -229,7 +229,8 @@ def main(argv=None):
         return COMMANDS[args.command](args)
     except GamesimError as err:
         if os.environ.get("GAMESIM_TRACEBACK"):
-            raise
+            import traceback
+            traceback.print_exc()
         print(f"gamesim: error: {err}", file=sys.stderr)
         return err.exit_status
     except KeyboardInterrupt:

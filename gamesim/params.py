@@ -168,6 +168,7 @@ def build(registry, kind, spec, where, key, reserved=()):
     ``reserved`` belong to the caller: they are copied into the resolved table unchecked.
     Errors name ``where`` (the file) and the dotted ``key``.
     """
+    kind_key = key if isinstance(spec, str) else f"{key}.kind"
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, dict):
@@ -176,7 +177,7 @@ def build(registry, kind, spec, where, key, reserved=()):
     if "kind" not in spec:
         raise GamesimError(located(where, f"{key}.kind", f"missing; expected one of "
                                                          f"{', '.join(registry.names(kind))}"))
-    cls = registry.lookup(kind, spec["kind"], where, f"{key}.kind")
+    cls = registry.lookup(kind, spec["kind"], where, kind_key)
     instance = cls()
     resolved = {"kind": cls.name, **{k: spec[k] for k in reserved if k in spec}}
     fill(instance, {k: v for k, v in spec.items() if k != "kind"}, registry, where, key,

@@ -125,8 +125,8 @@ def broken():
     return list(_broken)
 
 
-def load_modules(names, where=""):
-    """Import and register plugin modules named by a scenario's ``plugins`` list or ``-p``."""
+def load_modules(names, where="", key="-p"):
+    """Import and register plugin modules named by ``-p`` or (``key="plugins"``) a scenario."""
     global _registry
     pm = manager()
     for name in names:
@@ -135,8 +135,8 @@ def load_modules(names, where=""):
         try:
             module = importlib.import_module(name)
         except ImportError as err:
-            raise GamesimError(located(where, "plugins", f"cannot import plugin module {name!r}: "
-                                                         f"{err}")) from None
+            raise GamesimError(located(where if key != "-p" else "", key,
+                                       f"cannot import plugin module {name!r}: {err}")) from None
         pm.register(module, name=name)
         _origins[module] = name
         _registry = None

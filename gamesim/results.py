@@ -87,6 +87,9 @@ def write_run(out, sc, result, draw_plots=None):
     if os.path.exists(out):
         raise GamesimError(f"{out}: already exists; choose another --out (runs are never mixed)")
     parent = os.path.dirname(out)
+    existing = parent
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial", dir=parent)
     try:
@@ -105,8 +108,19 @@ def write_run(out, sc, result, draw_plots=None):
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_created(parent, existing)
         raise
     return out
+
+
+def _remove_created(folder, existing):
+    """Remove the empty folders made for a run that failed, up to one that existed before."""
+    while folder != existing and len(folder) > len(existing):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
 
 
 class RunData:

@@ -175,7 +175,8 @@ def load(path, overrides=(), extra_plugins=()):
     resolved = fill(top, {k: data[k] for k in _Top.__dict__ if k in data}, None, path, "",
                     "a scenario")
     resolved["name"] = top.name or os.path.splitext(os.path.basename(path))[0]
-    plugin_manager.load_modules(list(extra_plugins) + top.plugins, path)
+    plugin_manager.load_modules(extra_plugins)
+    plugin_manager.load_modules(top.plugins, path, "plugins")
     registry = plugin_manager.registry()
 
     grid_section = _Grid()
@@ -222,6 +223,11 @@ def load(path, overrides=(), extra_plugins=()):
                                        "missing; direct mode needs a distance table, e.g. "
                                        "distance = { kind = 'w1' }; available: "
                                        + ", ".join(registry.names("distance"))))
+        for key in ("objective", "schedule"):
+            if key in _table(data, "game", path):
+                raise GamesimError(located(path, f"game.{key}",
+                                           "not used in direct mode: the generator descends "
+                                           "game.distance and no discriminator plays"))
         distance = game.distance
         _setup(distance, grid)
         del resolved["game"]["objective"], resolved["game"]["schedule"]

@@ -57,7 +57,8 @@ def _kl(p, q):
         if p[i] > 0.0:
             if q[i] == 0.0:
                 return math.inf
-            total += p[i] * math.log(p[i] / q[i])
+            # a difference of logs: p / q overflows for a finite KL when q is subnormal
+            total += p[i] * (math.log(p[i]) - math.log(q[i]))
     return max(total, 0.0)
 
 
@@ -80,7 +81,7 @@ def _reverse_kl_grad(p, q, out):
         elif q[i] == 0.0:
             out[i] = -math.inf
         else:
-            out[i] = math.log(q[i] / p[i]) + 1.0
+            out[i] = math.log(q[i]) - math.log(p[i]) + 1.0
     return out
 
 

@@ -32,18 +32,23 @@ def _sigmoid(t):
     return e / (1.0 + e)
 
 
+_LOG_TINY = math.log(5e-324)  # the log of the smallest positive double
+
+
 @njit(cache=True)
 def _log_ratio_oracle(p_d, p_g, out):
-    """u* = log p_d - log p_g; 0 (D = 1/2) where both masses are 0."""
+    """u* = log p_d - log p_g, a zero mass counting as the smallest positive double.
+
+    So the logit stays finite (|u| < 745; D = sigma(u) is still 0 or 1 to double precision)
+    and so do the generator's gradients: an infinite one would turn a mirror or softmax step
+    into NaN where a mass has underflowed. 0 (D = 1/2) where both masses are 0.
+    """
     for i in range(p_d.size):
         if p_d[i] == 0.0 and p_g[i] == 0.0:
             out[i] = 0.0
-        elif p_g[i] == 0.0:
-            out[i] = math.inf
-        elif p_d[i] == 0.0:
-            out[i] = -math.inf
         else:
-            out[i] = math.log(p_d[i]) - math.log(p_g[i])
+            out[i] = (math.log(p_d[i]) if p_d[i] > 0.0 else _LOG_TINY) - \
+                (math.log(p_g[i]) if p_g[i] > 0.0 else _LOG_TINY)
     return out
 
 

@@ -199,10 +199,11 @@ def test_disjoint_supports_give_no_nan_and_complete(run_scenario, optimizer):
 
 
 def test_disjoint_supports_nonsaturating_writes_no_nan(run_scenario):
-    """The non-saturating loss -sum p_g log D is +inf when D = 0 on all of p_g's support:
-    the run may end as diverged, but nothing non-finite is written and the exit status is 0."""
+    """The non-saturating loss -sum p_g log D is huge where D underflows to 0 on all of p_g's
+    support, but the oracle's logit stays finite, so the step is a finite uniform shift of the
+    logits: the run completes and nothing is NaN."""
     run = run_scenario(DISJOINT, "--set", "game.objective='nonsaturating'")
-    assert run.summary["status"] in ("completed", "diverged")
+    assert run.summary["status"] == "completed"
     no_nan_anywhere(run)
     assert run.metrics["js"][0] == pytest.approx(math.log(2.0), rel=1e-15)
 

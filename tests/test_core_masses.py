@@ -73,12 +73,5 @@ def test_masses_are_non_negative_and_sum_to_one_at_every_recorded_step(
     # and Goodfellow's Theorem 1 on every row: the oracle's value is -log 4 + 2 JS
     np.testing.assert_allclose(run.metrics["value"], -np.log(4) + 2 * run.metrics["js"],
                                rtol=0, atol=1e-9)
-    if run.summary["status"] == "diverged":
-        # two known ways, both where a mass underflows to exactly 0: the non-saturating loss
-        # -sum p_g log D is +inf where p_d = 0 < p_g, and mirror steps with lr > 1 overshoot
-        # until a cell's mass underflows while its logit is finite (oracle u = +inf)
-        assert (objective == "nonsaturating" and np.any(p_d == 0)) or \
-            (optimizer["kind"] == "mirror" and optimizer["lr"] > 1), run.summary["failure"]
-        assert reached < ITERATIONS
-    else:
-        assert run.summary["status"] == "completed" and reached == ITERATIONS
+    # the oracle's logit stays finite where a mass underflows to 0, so no game here diverges
+    assert run.summary["status"] == "completed" and reached == ITERATIONS, run.summary["failure"]
