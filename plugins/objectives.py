@@ -53,6 +53,26 @@ def _log_ratio_oracle(p_d, p_g, out):
 
 
 @njit(cache=True)
+def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
+    """The oracle logit and, in the same pass, the generator's gradient against it.
+
+    With u* = log p_d - log p_g, -softplus(u*) = log p_g - log(p_d + p_g) (minimax) and
+    softplus(-u*) = log(p_d + p_g) - log p_d (non-saturating): two logarithms a cell instead
+    of four. ``log_p_d`` holds log p_d with _LOG_TINY for zero masses, as the oracle does.
+    """
+    for i in range(p_d.size):
+        if p_d[i] == 0.0 and p_g[i] == 0.0:
+            u[i] = 0.0
+            g[i] = math.log(2.0) if nonsaturating else -math.log(2.0)
+            continue
+        log_g = math.log(p_g[i]) if p_g[i] > 0.0 else _LOG_TINY
+        log_sum = math.log(p_d[i] + p_g[i])
+        u[i] = log_p_d[i] - log_g
+        g[i] = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
+    return u
+
+
+@njit(cache=True)
 def _logistic_value(p_d, p_g, u):
     """sum p_d log sigma(u) + sum p_g log(1 - sigma(u)), with 0 * (-inf) = 0."""
     total = 0.0
@@ -144,9 +164,26 @@ class Minimax:
     name = "minimax"
     output = "logit"
     equilibrium = -math.log(4.0)
+    nonsaturating = False
+    _cache = (None, None, None, None, None)  # p_d, log p_d, p_g, u, generator gradient
 
     def oracle(self, p_d, p_g):
-        return _log_ratio_oracle(p_d, p_g, np.empty_like(p_d))
+        # The generator's gradient against the oracle comes out of the same pass almost for
+        # free; it is kept for the generator_grad call that follows with these very arrays.
+        cached_p_d, log_p_d = self._cache[:2]
+        if p_d is not cached_p_d:
+            log_p_d = _log_ratio_oracle(p_d, np.zeros_like(p_d), np.empty_like(p_d))
+        u, g = np.empty_like(p_d), np.empty_like(p_d)
+        _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
+        self._cache = (p_d, log_p_d, p_g, u, g)
+        return u
+
+    def _cached_generator_grad(self, p_d, p_g, u):
+        cached_p_d, _, cached_p_g, cached_u, g = self._cache
+        if u is cached_u and p_g is cached_p_g and p_d is cached_p_d and g is not None:
+            self._cache = (*self._cache[:4], None)  # handed over once: the caller owns it
+            return g
+        return None
 
     def value(self, p_d, p_g, u):
         return _logistic_value(p_d, p_g, u)
@@ -155,7 +192,8 @@ class Minimax:
         return _logistic_discriminator_grad(p_d, p_g, u, np.empty_like(u))
 
     def generator_grad(self, p_d, p_g, u):
-        return _minimax_generator_grad(u, np.empty_like(u))
+        cached = self._cached_generator_grad(p_d, p_g, u)
+        return cached if cached is not None else _minimax_generator_grad(u, np.empty_like(u))
 
 
 class Nonsaturating(Minimax):
@@ -163,9 +201,11 @@ class Nonsaturating(Minimax):
     which keeps G's gradient large while D rejects its samples."""
 
     name = "nonsaturating"
+    nonsaturating = True
 
     def generator_grad(self, p_d, p_g, u):
-        return _nonsaturating_generator_grad(u, np.empty_like(u))
+        cached = self._cached_generator_grad(p_d, p_g, u)
+        return cached if cached is not None else _nonsaturating_generator_grad(u, np.empty_like(u))
 
 
 class LeastSquares:
