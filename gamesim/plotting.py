@@ -8,6 +8,7 @@ D dashed blue.
 
 import math
 import os
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -109,12 +110,41 @@ def plot_phase(ax, run):
     theta, psi = run.columns[g_name], run.columns[d_name]
     ax.plot(theta, psi, color="C3", linewidth=1.2, label="trajectory")
     ax.plot(theta[:1], psi[:1], "o", color="C3", label="start")
-    if "phase_equilibrium" in s:
-        ax.plot(*s["phase_equilibrium"], marker="*", markersize=14, color="black",
-                linestyle="none", label="equilibrium")
+    rest = field_zero(s["phase_theta"], s["phase_psi"], s["phase_grad_theta"], s["phase_grad_psi"])
+    if rest is not None:
+        ax.plot(*rest, marker="*", markersize=14, color="black", linestyle="none",
+                label="equilibrium (gradient 0)")
     ax.set_xlabel(g_name)
     ax.set_ylabel(d_name)
     ax.legend(fontsize=8)
+
+
+def field_zero(theta, psi, grad_theta, grad_psi):
+    """Where the sampled gradient field vanishes: the zero of its bilinear interpolation in
+    the first grid cell whose corners bracket 0 in both components, or None."""
+    for j in range(theta.shape[0] - 1):
+        for i in range(theta.shape[1] - 1):
+            corners = (slice(j, j + 2), slice(i, i + 2))
+            a, b = grad_theta[corners], grad_psi[corners]
+            if a.min() > 0 or a.max() < 0 or b.min() > 0 or b.max() < 0:
+                continue
+            s = t = 0.5  # Newton on the bilinear interpolant in the unit cell
+            for _ in range(20):
+                w = np.array([[(1 - t) * (1 - s), (1 - t) * s], [t * (1 - s), t * s]])
+                ds = np.array([[-(1 - t), 1 - t], [-t, t]])
+                dt = np.array([[-(1 - s), -s], [1 - s, s]])
+                f = np.array([(w * a).sum(), (w * b).sum()])
+                jac = np.array([[(ds * a).sum(), (dt * a).sum()], [(ds * b).sum(), (dt * b).sum()]])
+                try:
+                    step = np.linalg.solve(jac, f)
+                except np.linalg.LinAlgError:
+                    break
+                s, t = s - step[0], t - step[1]
+            if 0 <= s <= 1 and 0 <= t <= 1:
+                x = theta[j, i] + s * (theta[j, i + 1] - theta[j, i])
+                y = psi[j, i] + t * (psi[j + 1, i] - psi[j, i])
+                return float(x), float(y)
+    return None
 
 
 def plot_transform(ax, run):
@@ -142,12 +172,14 @@ def target_quantile(x, p, z):
 
 
 def _titled(run, width, height, rows=1, cols=1):
-    fig = Figure(figsize=(width, height))
     name, desc = run.summary.get("name", ""), run.summary.get("description", "")
-    fig.suptitle(f"{name}\n{desc}" if desc else name, fontsize=9)
+    lines = [name, *textwrap.wrap(desc, width=int(width * 15))]  # about 15 characters an inch
+    height += 0.16 * (len(lines) - 2)
+    fig = Figure(figsize=(width, height))
+    fig.suptitle("\n".join(lines), fontsize=9)
     # fixed margins: a layout engine would cost about a second per figure
     fig.subplots_adjust(left=0.08 if cols > 1 else 0.1, right=0.92, bottom=0.13 / rows,
-                        top=1 - 0.75 / height, wspace=0.5, hspace=0.5)
+                        top=1 - (0.45 + 0.16 * len(lines)) / height, wspace=0.5, hspace=0.5)
     return fig, np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
 
 

@@ -184,3 +184,65 @@ def test_target_quantile_inverts_the_grid_cdf():
     z = np.array([0.0, 0.25, 0.5, 1.0])
     np.testing.assert_allclose(plotting.target_quantile(x, p, z), [-2.0, -1.0, 0.0, 2.0],
                                atol=1e-12)
+
+
+SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios")
+
+
+@pytest.fixture(scope="module")
+def approximate(tmp_path_factory):
+    """A two-parameter game (Dirac-GAN) and a critic game with a transform generator."""
+    tmp = tmp_path_factory.mktemp("approximate")
+    out = {}
+    shorter = ["--set", "iterations=300", "--set", "output.snapshots=3"]
+    for name in ("dirac-gan-simultaneous", "wgan-clip"):
+        out[name] = tmp / name
+        assert main(["run", os.path.join(SCENARIOS, f"{name}.toml"), "--out", str(out[name]),
+                     "--quiet", "--set", 'output.plots=["convergence", "densities", '
+                     '"parameters", "phase", "transform"]', *shorter]) == 0
+    return out
+
+
+def test_parametrized_runs_draw_the_kinds_that_apply(approximate):
+    assert sorted(os.listdir(approximate["dirac-gan-simultaneous"] / "plots")) == [
+        "convergence.png", "densities.png", "parameters.png", "phase.png"]
+    assert sorted(os.listdir(approximate["wgan-clip"] / "plots")) == [
+        "convergence.png", "densities.png", "parameters.png", "transform.png"]
+
+
+def test_phase_portrait_draws_the_trajectory_and_finds_the_equilibrium(approximate):
+    run = results.RunData(str(approximate["dirac-gan-simultaneous"]))
+    ax = plotting.figure_phase(run).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["trajectory"].get_xdata(), run.columns["g.theta"])
+    np.testing.assert_array_equal(lines["trajectory"].get_ydata(), run.columns["d.w1"])
+    # the Dirac-GAN's equilibrium is (0, 0): where the sampled gradient field vanishes
+    np.testing.assert_allclose(lines["equilibrium (gradient 0)"].get_xydata()[0], [0, 0],
+                               atol=1e-3)
+
+
+def test_parameters_and_transform_draw_the_saved_data(approximate):
+    run = results.RunData(str(approximate["wgan-clip"]))
+    ax = plotting.figure_parameters(run).axes[0]
+    for line in ax.get_lines():
+        np.testing.assert_array_equal(line.get_ydata(), run.columns[line.get_label()])
+    assert {line.get_label() for line in ax.get_lines()} == set(plotting.parameter_columns(run))
+    ax = plotting.figure_transform(run).axes[0]
+    target, *generated = ax.get_lines()
+    s = run.snapshots
+    np.testing.assert_allclose(target.get_ydata(),
+                               plotting.target_quantile(s["x"], s["p_data"], s["z"]))
+    for line, g_of_z in zip(generated, s["transform"]):
+        np.testing.assert_array_equal(line.get_ydata(), g_of_z)
+
+
+def test_a_critic_gets_its_own_axis(approximate):
+    run = results.RunData(str(approximate["wgan-clip"]))
+    assert "critic" in run.snapshots and "d" not in run.snapshots
+    fig = plotting.figure_densities(run)
+    critic_axes = [ax for ax in fig.axes if ax.get_ylabel() == "critic u(x)"]
+    assert len(critic_axes) == len(run.snapshots["iterations"])
+    for ax, values in zip(critic_axes, run.snapshots["critic"]):
+        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), values)
+        assert ax.get_ylim() != pytest.approx((-0.02, 1.02))
+    assert "d_max_dev" not in run.columns
