@@ -10,33 +10,17 @@ NumPy / gamesim (> 1 means gamesim is faster).
 """
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from gamesim import engine, scenario
+from common import IDEAL_GAME, load_scenario, median_seconds
 
-SCENARIO = """
-iterations = {iterations}
-record_every = {iterations}
-[grid]
-lower = -8.0
-upper = 8.0
-points = {points}
-[target]
-kind = "mixture"
-components = [{{ kind = "normal", mean = -2.0, std = 0.5, weight = 0.3 }},
-              {{ kind = "normal", mean = 1.5, std = 1.0, weight = 0.7 }}]
-[generator]
-kind = "density"
-init = {{ kind = "normal", mean = 0.0, std = 3.0 }}
-optimizer = {{ kind = "mirror", lr = 0.5 }}
+from gamesim import engine
+
+SCENARIO = IDEAL_GAME + """
 [metrics]
 distances = []
-[output]
-snapshots = 1
 """
 
 
@@ -54,34 +38,20 @@ def numpy_loop(p_d, theta, iterations, lr):
     return theta
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192, 65536])
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
-    path = "/dev/stdin"
     print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}")
     for n in args.sizes:
         iterations = max(50, 2_000_000 // n)
-        import tempfile, os
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-            f.write(SCENARIO.format(iterations=iterations, points=n))
-            path = f.name
-        sc = scenario.load(path)
-        os.unlink(path)
+        sc = load_scenario(SCENARIO.format(case="ideal", iterations=iterations, points=n,
+                                           lr=0.5))
         engine.run(sc)  # compile and warm up
         theta0 = np.log(sc.generator.init.masses(sc.grid)[0])
-        t_np = median_time(lambda: numpy_loop(sc.p_data, theta0.copy(), iterations, 0.5), args.repeats)
-        t_gs = median_time(lambda: engine.run(sc), args.repeats)
+        t_np = median_seconds(lambda: numpy_loop(sc.p_data, theta0.copy(), iterations, 0.5), args.repeats)
+        t_gs = median_seconds(lambda: engine.run(sc), args.repeats)
         print(f"{n:>7} {iterations:>6} {1e6 * t_np / iterations:>12.2f} "
               f"{1e6 * t_gs / iterations:>14.2f} {t_np / t_gs:>6.2f}")
     return 0

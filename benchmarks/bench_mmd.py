@@ -12,10 +12,9 @@ which is how kernel_distances.FFT_FROM was chosen.
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from common import median_seconds
 
 from gamesim.grid import Grid
 from gamesim_plugins.kernel_distances import MMD
@@ -37,15 +36,6 @@ def masses(grid, seed=0):
     return p / p.sum(), q / q.sum()
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def compare(n, repeats, kernel="gaussian", bandwidth=(0.1, 0.5, 2.0)):
     """(direct seconds, fft seconds, worst disagreement / tolerance) at n cells."""
     grid = Grid(-8.0, 8.0, n)
@@ -56,7 +46,7 @@ def compare(n, repeats, kernel="gaussian", bandwidth=(0.1, 0.5, 2.0)):
     for name, mmd in (("fft", fft), ("direct", direct)):
         mmd.value(p, q), mmd.grad(p, q)  # compile, warm caches
         results[name] = (mmd.value(p, q), mmd.grad(p, q))
-        results[name + "_t"] = median_time(lambda: (mmd.value(p, q), mmd.grad(p, q)), repeats)
+        results[name + "_t"] = median_seconds(lambda: (mmd.value(p, q), mmd.grad(p, q)), repeats)
     tol = 1e-12 * np.abs(p - q).sum() ** 2 * np.abs(fft.c).max()
     # the gradient 2 K (q - p) is tested per entry against the same scale
     worst = max(abs(results["fft"][0] - results["direct"][0]),

@@ -38,32 +38,15 @@ import dataclasses
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 
-COMMON = """
-name = "scale-{case}"
-iterations = {iterations}
-record_every = 1000000000  # only the first and the last rows: the timed loop does not record
-[grid]
-lower = -8.0
-upper = 8.0
-points = {points}
-[target]
-kind = "mixture"
-components = [{{ kind = "normal", mean = -2.0, std = 0.5, weight = 0.3 }},
-              {{ kind = "normal", mean = 1.5, std = 1.0, weight = 0.7 }}]
-[generator]
-kind = "density"
-init = {{ kind = "normal", mean = 0.0, std = 3.0 }}
-optimizer = {{ kind = "mirror", lr = 0.5 }}
-[output]
-snapshots = 1
-"""
+from common import IDEAL_GAME, median_seconds
+
+
 
 GAMES = {
     "ideal": """
@@ -86,7 +69,7 @@ MB = 1024.0 ** 2
 
 def scenario_text(case, points, iterations):
     """The TOML scenario of ``case`` ("ideal" or "direct") on ``points`` cells."""
-    return COMMON.format(case=case, points=points, iterations=iterations) + GAMES[case]
+    return IDEAL_GAME.format(case=case, points=points, iterations=iterations, lr=0.5) + GAMES[case]
 
 
 def max_rss():
@@ -94,16 +77,6 @@ def max_rss():
     bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def median_seconds(fn, repeats):
-    """Median wall time of ``repeats`` calls of ``fn()``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(case, points, iterations, repeats):
