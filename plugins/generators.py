@@ -6,22 +6,26 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import exp1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softmax(theta, out):
-    """Masses softmax(theta); cells with logit -inf get exactly 0."""
+    """Masses softmax(theta); cells with logit -inf get exactly 0.
+
+    The exp loop has no reduction in it, so LLVM vectorizes it with gamesim.fastmath's exp.
+    """
     m = -math.inf
     for i in range(theta.size):
-        if theta[i] > m:
-            m = theta[i]
+        m = max(m, theta[i])
+    for i in range(theta.size):
+        out[i] = exp1(theta[i] - m)
     total = 0.0
     for i in range(theta.size):
-        e = math.exp(theta[i] - m)
-        out[i] = e
-        total += e
+        total += out[i]
+    scale = 1.0 / total
     for i in range(theta.size):
-        out[i] /= total
+        out[i] *= scale
     return out
 
 

@@ -1,0 +1,203 @@
+"""gamesim.fastmath: accuracy in ulps, special values, aliasing and calling conventions.
+
+The reference is NumPy's 80-bit ``np.longdouble`` exp/log (x87 extended, 64-bit mantissa on
+x86_64: its own error is ~2^-11 of a float64 ulp), cross-checked against mpmath when that is
+installed. Errors are in units of the float64 ulp of the exact result (2^-1074 in the
+subnormal range). All inputs come from fixed seeds.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+
+from gamesim.fastmath import exp_into, log_into
+
+LD = np.longdouble
+if np.finfo(LD).nmant < 63:  # pragma: no cover - not x86_64 / long double is float64
+    pytest.skip("needs an extended-precision np.longdouble reference", allow_module_level=True)
+
+MAX_ULP = 2.0
+LN2 = math.log(2.0)
+O_THRESHOLD = 7.09782712893383973096e+02  # largest x with exp(x) finite
+U_THRESHOLD = -7.45133219101941108420e+02  # exp(x) rounds to 0 below this
+
+
+def ulp_error(got, ref):
+    """|got - ref| in float64 ulps of ref; +-inf for a ref beyond the float64 overflow
+    threshold (max double + half an ulp) counts as exact."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=LD)
+    _, e = np.frexp(ref)
+    ulp = np.maximum(np.ldexp(LD(1), (e - 53).astype(np.int32)), np.ldexp(LD(1), -1074))
+    with np.errstate(invalid="ignore"):
+        err = np.abs(got.astype(LD) - ref) / ulp
+    overflow = np.abs(ref) >= np.ldexp(LD(2) - np.ldexp(LD(1), -53), 1023)
+    rounds_to_inf = np.isinf(got) & overflow & (np.sign(got) == np.sign(ref))
+    return np.where(rounds_to_inf, 0.0, err).astype(np.float64)
+
+
+def powers_of_two():
+    p = np.ldexp(1.0, np.arange(-1074, 1024))
+    return np.concatenate([p, np.nextafter(p, 0.0), np.nextafter(p, np.inf)])
+
+
+def log_inputs(rng):
+    finite = rng.integers(1, 0x7FF0000000000000, 400_000, dtype=np.int64).view(np.float64)
+    subnormal = rng.integers(1, 1 << 52, 50_000, dtype=np.int64).view(np.float64)
+    near_one = np.concatenate([
+        1.0 + rng.uniform(-0.3, 0.42, 200_000),
+        1.0 + rng.uniform(-1e-6, 1e-6, 50_000),
+        1.0 + np.arange(-5000, 5001) * 2.0**-53,
+    ])
+    # the reduction's boundary m = sqrt(2)/2 (bits 0x3fe6a09e...) in every binade
+    edge = np.ldexp(np.sqrt(0.5), np.arange(-1060, 1023))
+    edges = np.concatenate([edge, np.nextafter(edge, 0.0), np.nextafter(edge, np.inf)])
+    extremes = np.array([5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
+                         1.7976931348622157e308, 1.0, 2.0, 0.5, math.e, 10.0])
+    x = np.concatenate([finite, subnormal, near_one, powers_of_two(), edges, extremes])
+    return x[x > 0.0]
+
+
+def exp_inputs(rng):
+    full = rng.uniform(U_THRESHOLD - 1.0, O_THRESHOLD, 400_000)
+    # random bit patterns with |x| from the smallest subnormal to 746, both signs
+    bits = rng.integers(1, np.float64(746.0).view(np.int64), 200_000, dtype=np.int64)
+    magnitudes = bits.view(np.float64) * rng.choice([-1.0, 1.0], bits.size)
+    near_zero = np.concatenate([rng.uniform(-1.0, 1.0, 100_000), rng.uniform(-1e-8, 1e-8, 10_000),
+                                np.arange(-5000, 5001) * 2.0**-60])
+    subnormal_out = rng.uniform(-745.2, -708.3, 100_000)
+    # near the thresholds, ulp by ulp
+    steps = np.arange(-2000, 2001)
+    thresholds = np.concatenate([
+        O_THRESHOLD + steps * np.spacing(O_THRESHOLD),
+        U_THRESHOLD + steps * np.spacing(U_THRESHOLD),
+        -708.3964185322641 + steps * np.spacing(708.0),  # exp(x) = smallest normal
+    ])
+    # x = (k + 1/2) ln 2: where the rounding of k switches; and x = k ln2
+    k = np.arange(-1075, 1025)
+    ties = np.concatenate([(k + 0.5) * LN2, np.nextafter((k + 0.5) * LN2, np.inf), k * LN2])
+    ties = ties[(ties > U_THRESHOLD - 1.0) & (ties < O_THRESHOLD)]
+    tiny = np.ldexp(1.0, np.arange(-1074, -20))
+    tiny = np.concatenate([tiny, -tiny])
+    return np.concatenate([full, magnitudes, near_zero, subnormal_out, thresholds, ties, tiny])
+
+
+def test_log_accuracy():
+    """log_into within 2 ulp everywhere. Measured max on these 722552 inputs: 0.80 ulp
+    (NumPy/glibc: 0.52); 0.86 ulp over 1.2e8 random inputs while developing."""
+    x = log_inputs(np.random.default_rng(20240611))
+    got = log_into(x, np.empty_like(x))
+    err = ulp_error(got, np.log(x.astype(LD)))
+    assert err.max() <= MAX_ULP, (err.max(), x[np.argmax(err)].hex())
+    assert err.max() < 1.0  # fdlibm's bound; documented in the module
+    # and it agrees with NumPy except for the last bit in a few cases
+    assert ulp_error(got, np.log(x)).max() <= 1.0
+    assert np.mean(got == np.log(x)) > 0.95
+
+
+def test_exp_accuracy():
+    """exp_into within 2 ulp everywhere (the subnormal ulp in the subnormal range). Measured
+    max on these 840409 inputs: 0.90 ulp (NumPy/glibc: 0.51), 0.74 subnormal ulp on the
+    116082 subnormal results; 0.90 ulp over 1.2e8 random inputs while developing."""
+    x = exp_inputs(np.random.default_rng(20240612))
+    got = exp_into(x, np.empty_like(x))
+    with np.errstate(over="ignore"):
+        ref = np.exp(x.astype(LD))
+        expected_np = np.exp(x)
+    err = ulp_error(got, ref)
+    assert err.max() <= MAX_ULP, (err.max(), x[np.argmax(err)].hex())
+    assert err.max() < 1.0
+    # overflow and underflow exactly where NumPy (glibc) has them
+    assert np.array_equal(np.isinf(got), np.isinf(expected_np))
+    assert np.array_equal(got == 0.0, expected_np == 0.0)
+
+
+def test_thresholds():
+    assert np.isfinite(exp_into(np.array([O_THRESHOLD]), np.empty(1))[0])
+    assert exp_into(np.array([np.nextafter(O_THRESHOLD, np.inf)]), np.empty(1))[0] == np.inf
+    below = np.nextafter(U_THRESHOLD, -np.inf)
+    out = exp_into(np.array([U_THRESHOLD, below, -746.0, -1e4, -1e308]), np.empty(5))
+    assert out[0] == 5e-324 and np.all(out[1:] == 0.0)
+    out = exp_into(np.array([710.0, 1e4, 1e308, 1.7976931348622157e308]), np.empty(4))
+    assert np.all(out == np.inf)
+    tiny_normal = np.log(2.2250738585072014e-308)  # -708.3964...
+    assert exp_into(np.array([tiny_normal]), np.empty(1))[0] == np.exp(tiny_normal)
+
+
+def test_special_values():
+    nan, inf = np.nan, np.inf
+    x = np.array([0.0, -0.0, inf, -inf, nan, -nan, -1.0, -5e-324, -1.7976931348622157e308,
+                  5e-324, 1.0])
+    lg = log_into(x, np.empty_like(x))
+    assert lg[0] == -inf and lg[1] == -inf and lg[2] == inf
+    assert np.all(np.isnan(lg[3:9]))
+    assert lg[9] == np.log(5e-324) and lg[10] == 0.0 and not np.signbit(lg[10])
+    ex = exp_into(x, np.empty_like(x))
+    assert ex[0] == 1.0 and ex[1] == 1.0 and ex[2] == inf and ex[3] == 0.0
+    assert np.isnan(ex[4]) and np.isnan(ex[5])
+    assert ex[8] == 0.0 and ex[9] == 1.0
+    # like fdlibm (and Java's StrictMath.exp), exp(1) is e rounded up: 0.67 ulp
+    assert ex[10] == np.nextafter(math.e, 3.0)
+    assert exp_into(np.array([-0.0, 1e-300, -1e-300]), np.empty(3))[0] == 1.0
+
+
+def test_nan_payloads():
+    """Quiet and signalling NaNs of either sign give NaN, in place or not."""
+    bits = np.array([0x7FF0000000000001, 0x7FF8000000000000, 0x7FF4000000000000,
+                     0x7FFFFFFFFFFFFFFF], dtype=np.uint64)
+    x = np.concatenate([bits, bits | np.uint64(1 << 63)]).view(np.float64)
+    for f in (log_into, exp_into):
+        assert np.all(np.isnan(f(x, np.empty_like(x))))
+        y = x.copy()
+        assert np.all(np.isnan(f(y, y)))
+
+
+def test_mpmath_cross_check():
+    """The longdouble reference itself, and the worst cases, against 120-bit mpmath."""
+    mpmath = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(7)
+    bits = rng.integers(1, 0x7FF0000000000000, 300, dtype=np.int64)
+    xl = np.concatenate([bits.view(np.float64), [float.fromhex("0x1.66d95aadc1c6dp+0"), 5e-324]])
+    worst_exp = [float.fromhex("0x1.0687b6f1acdf6p+9"), float.fromhex("-0x1.628b431303479p+9")]
+    xe = np.concatenate([rng.uniform(-745.2, 709.7, 300), worst_exp])
+    with mpmath.workprec(120):
+        ref_l = np.array([LD(str(mpmath.log(mpmath.mpf(float(v))))) for v in xl])
+        ref_e = np.array([LD(str(mpmath.exp(mpmath.mpf(float(v))))) for v in xe])
+    assert ulp_error(np.log(xl.astype(LD)).astype(np.float64), ref_l).max() <= 0.5 + 1e-3
+    assert ulp_error(log_into(xl, np.empty_like(xl)), ref_l).max() < 1.0
+    assert ulp_error(exp_into(xe, np.empty_like(xe)), ref_e).max() < 1.0
+
+
+def test_in_place_strided_and_sizes():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-50.0, 50.0, 1001)
+    expected = exp_into(x, np.empty_like(x))
+    y = x.copy()
+    assert exp_into(y, y) is y and np.array_equal(y, expected)
+    pos = np.abs(x) + 1e-300
+    expected = log_into(pos, np.empty_like(pos))
+    z = pos.copy()
+    assert log_into(z, z) is z and np.array_equal(z, expected)
+    # strided input and output (non-contiguous layout)
+    big = np.repeat(pos, 2)
+    out = np.zeros(2 * pos.size)
+    log_into(big[::2], out[1::2])
+    assert np.array_equal(out[1::2], expected) and not out[::2].any()
+    # empty arrays, size mismatch
+    assert exp_into(np.empty(0), np.empty(0)).size == 0
+    with pytest.raises(ValueError):
+        log_into(np.ones(3), np.empty(4))
+
+
+def test_callable_from_njit():
+    @njit
+    def shifted_exp(v, shift, out):
+        for i in range(v.size):
+            out[i] = v[i] - shift
+        return exp_into(out, out)
+
+    v = np.random.default_rng(5).normal(size=257) * 30.0
+    p = shifted_exp(v, v.max(), np.empty_like(v))
+    np.testing.assert_allclose(p, np.exp(v - v.max()), rtol=3e-16, atol=0)
