@@ -32,12 +32,16 @@ def plot_value(ax, run):
     """The game's value (or the direct loss) against iteration, with its equilibrium line."""
     it, value = run.columns["iteration"], run.columns["value"]
     direct = run.summary.get("mode") == "direct"
+    if "batch_value" in run.columns:  # sampled training: the noisy estimate the players saw
+        ax.plot(it, run.columns["batch_value"], color="C0", alpha=0.35, linewidth=0.8,
+                label="batch estimate")
     ax.plot(it, value, color="C0", label="loss (distance)" if direct else "value V(D, G)")
     eq = run.summary.get("equilibrium")
     if eq is not None and not direct:
         note = " = -log 4" if abs(eq + math.log(4.0)) < 1e-12 else ""
         ax.axhline(eq, color="gray", linestyle="--", linewidth=1, label=f"equilibrium {eq:.4g}{note}")
-    finite = value[np.isfinite(value)]
+    shown = [value, run.columns.get("batch_value", value)]
+    finite = np.concatenate([v[np.isfinite(v)] for v in shown])
     if direct and finite.size and np.all(finite > 0):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")

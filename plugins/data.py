@@ -295,6 +295,16 @@ class Samples:
         inside = out.sum()
         return (out / inside, outside / x.size) if inside > 0 else (out, 1.0)
 
+    def draw(self, rng, n):
+        """n data points for sampled training: the raw sample resampled with replacement,
+        plus N(0, bandwidth^2) noise for the KDE (a draw from the estimate itself). With
+        ``clip``, only points inside the grid are resampled (set by ``setup``)."""
+        x = rng.choice(self.inside, size=n, replace=True)
+        return x + rng.normal(0.0, self.bw, n) if self.method == "kde" else x
+
+    def setup(self, grid):
+        self.inside = self.sample[(self.sample >= grid.lower) & (self.sample <= grid.upper)]
+
 
 @gamesim.hookimpl
 def gamesim_register_targets(register):

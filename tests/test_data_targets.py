@@ -245,3 +245,18 @@ def test_clip_turns_the_outside_error_into_reported_mass_outside(tmp_path, write
     assert any("mass 0.25 outside the grid" in w for w in run.summary["warnings"])
     with pytest.raises(GamesimError, match="1 of 4 sample points"):
         samples(tmp_path, path="x.txt").masses(Grid(0.0, 10.0, 8))
+
+
+def test_sampled_training_resamples_the_raw_data():
+    grid = Grid(0.0, 7.0, 128)
+    histogram = faithful(method="histogram")
+    histogram.setup(grid)
+    rng = np.random.default_rng(0)
+    drawn = histogram.draw(rng, 4000)
+    assert set(np.unique(drawn)) <= set(ERUPTIONS)  # resampled points, not cell centres
+    kde = faithful()
+    kde.setup(grid)
+    drawn = kde.draw(np.random.default_rng(1), 200_000)
+    # a draw from the KDE: the sample's mean, and its variance plus the bandwidth's square
+    assert abs(drawn.mean() - ERUPTIONS.mean()) < 4 * drawn.std() / np.sqrt(drawn.size)
+    np.testing.assert_allclose(drawn.var(), ERUPTIONS.var() + kde.bw ** 2, rtol=0.02)
