@@ -149,193 +149,278 @@ def _bind(function, **kwargs):
     return function(**{k: v for k, v in kwargs.items() if k in names})
 
 
-def run(sc, progress=None):
-    """Simulate scenario ``sc``; ``progress(iteration)`` is called now and then if given."""
+class State:
+    """One iteration's parameters (copies) and their exact grid quantities (p_g, mass outside,
+    u), computed by ``at`` on first use: every iteration in exact mode, only where a row or a
+    snapshot is recorded in sampled mode."""
+
+    __slots__ = ("iteration", "theta", "psi", "_at", "_exact")
+
+    def __init__(self, iteration, theta, psi, at, exact=None):
+        self.iteration, self.theta, self.psi = iteration, theta, psi
+        self._at, self._exact = at, exact
+
+    def exact(self):
+        if self._exact is None:
+            self._exact = self._at(self.theta, self.psi)
+        return self._exact
+
+
+def start_run(sc):
+    """The observers, after calling their run-start hooks; the players' initial parameters."""
     from . import plugins as plugin_manager
 
-    start = time.perf_counter()
-    players = _Players(sc)
-    gen, gopt, disc, dopt, objective = (sc.generator, sc.generator_optimizer, sc.discriminator,
-                                        sc.discriminator_optimizer, sc.objective)
-    parametrized = players.parametrized
-    logit_params = getattr(gen, "logit_params", False)
-    p_d = sc.p_data
-    gen_seed, disc_seed = np.random.SeedSequence(sc.seed).spawn(2)
     observers = plugin_manager.observers()
     for hook in observers["gamesim_run_start"]:
         _bind(hook, scenario=sc)
+    gen_seed, disc_seed = np.random.SeedSequence(sc.seed).spawn(2)
+    theta = np.ascontiguousarray(sc.generator.init_params(np.random.default_rng(gen_seed)),
+                                 np.float64)
+    psi = None
+    if sc.discriminator is not None and not getattr(sc.discriminator, "oracle", False):
+        psi = np.ascontiguousarray(sc.discriminator.init_params(np.random.default_rng(disc_seed)),
+                                   np.float64)
+    return observers, theta, psi
 
-    theta = np.ascontiguousarray(gen.init_params(np.random.default_rng(gen_seed)), np.float64)
-    gstate = gopt.init_state(theta)
-    g_look = getattr(gopt, "lookahead", None)
-    psi = dstate = d_look = None
-    if parametrized:
-        psi = np.ascontiguousarray(disc.init_params(np.random.default_rng(disc_seed)), np.float64)
-        dstate = dopt.init_state(psi)
-        d_look = getattr(dopt, "lookahead", None)
 
-    d_output = objective.output if objective is not None else None
-    # a parametrized run also records each player's parameters and gradient norms
-    detailed = parametrized or not logit_params
-    columns = ["iteration", "value", *sc.distances, "mass_outside"]
-    if d_output in ("logit", "probability"):
-        columns.append("d_max_dev")
-    if detailed:
-        columns += [f"g.{k}" for k in parameter_values(gen, theta)]
-        if parametrized:
-            columns += [f"d.{k}" for k in parameter_values(disc, psi)]
-        columns += ["grad_norm.g"] + ["grad_norm.d"] * parametrized
-    observer_names = None
-    transform = getattr(gen, "transform", None)
-    snapshot_set = set(sc.snapshots)
-    rows, snap_it, snap_p, snap_d, snap_x = [], [], [], [], []
-    status, failure, max_outside, last_recorded = "completed", None, 0.0, -1
+class Steps:
+    """Both players' optimizers and their state; each step is checked for divergence (and D's
+    parameters projected by a regularizer that projects)."""
 
-    def norm_of(gradient, *args):
-        try:
-            with np.errstate(all="ignore"):
-                return float(np.linalg.norm(gradient(*args)))
-        except _Diverged:
-            return math.inf
+    def __init__(self, sc, players, theta, psi):
+        self.players, self.gopt, self.dopt = players, sc.generator_optimizer, sc.discriminator_optimizer
+        self.logit_params = getattr(sc.generator, "logit_params", False)
+        self.gstate = self.gopt.init_state(theta)
+        self.g_look = getattr(self.gopt, "lookahead", None)
+        self.dstate = self.d_look = None
+        if psi is not None:
+            self.dstate = self.dopt.init_state(psi)
+            self.d_look = getattr(self.dopt, "lookahead", None)
 
-    def record(it, theta, psi, p_g, u, outside):
-        nonlocal last_recorded, observer_names
-        value = sc.distance.value(p_d, p_g) if sc.mode == "direct" else objective.value(p_d, p_g, u)
+    def gen(self, theta, g):
+        theta = self.gopt.step(theta, g, self.gstate)
+        return _check(theta, "generator parameters", f"optimizer {self.gopt.name!r} "
+                      f"({self.players.g_source})", allow_neg_inf=self.logit_params)
+
+    def disc(self, psi, g):
+        psi = self.dopt.step(psi, g, self.dstate)
+        if self.players.project is not None:
+            psi = self.players.project(psi)
+        return _check(psi, "discriminator parameters", f"optimizer {self.dopt.name!r}")
+
+
+class Recorder:
+    """metrics.csv rows and snapshots, exact on the grid whatever the estimator; ``batch`` is
+    None or (column names, function of a State giving their values), the sampled estimator's
+    batch estimates, placed after ``value``."""
+
+    def __init__(self, sc, players, observers, theta, psi, batch=None):
+        self.sc, self.players, self.observers = sc, players, observers
+        self.batch_names, self.batch_values = batch if batch is not None else ((), None)
+        self.d_output = sc.objective.output if sc.objective is not None else None
+        # a parametrized run also records each player's parameters and gradient norms
+        self.detailed = players.parametrized or not getattr(sc.generator, "logit_params", False)
+        columns = ["iteration", "value", *self.batch_names, *sc.distances, "mass_outside"]
+        if self.d_output in ("logit", "probability"):
+            columns.append("d_max_dev")
+        if self.detailed:
+            columns += [f"g.{k}" for k in parameter_values(sc.generator, theta)]
+            if players.parametrized:
+                columns += [f"d.{k}" for k in parameter_values(sc.discriminator, psi)]
+            columns += ["grad_norm.g"] + ["grad_norm.d"] * players.parametrized
+        self.columns, self.rows, self.observer_names = columns, [], None
+        self.transform = getattr(sc.generator, "transform", None)
+        self.snapshot_set = set(sc.snapshots)
+        self.snap_it, self.snap_p, self.snap_d, self.snap_x = [], [], [], []
+        self.last_recorded, self.max_outside = -1, 0.0
+        self.phase = players.parametrized and theta.size == 1 and psi.size == 1
+
+    def record(self, state):
+        sc, players, p_d = self.sc, self.players, self.sc.p_data
+        it, theta, psi = state.iteration, state.theta, state.psi
+        p_g, outside, u = state.exact()
+        self.max_outside = max(self.max_outside, outside)
+        if sc.mode == "direct":
+            value = sc.distance.value(p_d, p_g)
+        else:
+            value = sc.objective.value(p_d, p_g, u)
         if math.isnan(value):
-            raise _Diverged("value", sc.distance.name if sc.mode == "direct" else objective.name, -1)
-        row = [it, value, *(d.value(p_d, p_g) for d in sc.distances.values()), outside]
-        if d_output in ("logit", "probability"):
-            row.append(_max_dev_from_half(p_d, p_g, discriminator_values(d_output, u)))
-        if detailed:
-            row += parameter_values(gen, theta).values()
-            if parametrized:
-                row += parameter_values(disc, psi).values()
-                row += [norm_of(players.g_grad, theta, p_g, u), norm_of(players.d_grad, psi, p_g, u)]
+            raise _Diverged("value", sc.distance.name if sc.mode == "direct" else sc.objective.name, -1)
+        row = [it, value]
+        if self.batch_values is not None:
+            row += self.batch_values(state)
+        row += [*(d.value(p_d, p_g) for d in sc.distances.values()), outside]
+        if self.d_output in ("logit", "probability"):
+            row.append(_max_dev_from_half(p_d, p_g, discriminator_values(self.d_output, u)))
+        if self.detailed:
+            row += parameter_values(sc.generator, theta).values()
+            if players.parametrized:
+                row += parameter_values(sc.discriminator, psi).values()
+                row += [_norm_of(players.g_grad, theta, p_g, u), _norm_of(players.d_grad, psi, p_g, u)]
             else:
-                row.append(norm_of(players.g_grad, theta, p_g, u))
-        if observers["gamesim_record"]:
-            state = types.SimpleNamespace(iteration=it, p_data=p_d, p_gen=p_g, u=u, theta=theta,
-                                          psi=psi)
+                row.append(_norm_of(players.g_grad, theta, p_g, u))
+        if self.observers["gamesim_record"]:
+            view = types.SimpleNamespace(iteration=it, p_data=p_d, p_gen=p_g, u=u, theta=theta,
+                                         psi=psi)
             extra = {}
-            for hook in observers["gamesim_record"]:
-                extra.update(_bind(hook, scenario=sc, state=state) or {})
-            if observer_names is None:
-                observer_names = list(extra)
-                columns.extend(observer_names)
-            row += [float(extra.get(k, math.nan)) for k in observer_names]
-        rows.append(row)
-        last_recorded = it
+            for hook in self.observers["gamesim_record"]:
+                extra.update(_bind(hook, scenario=sc, state=view) or {})
+            if self.observer_names is None:
+                self.observer_names = list(extra)
+                self.columns.extend(self.observer_names)
+            row += [float(extra.get(k, math.nan)) for k in self.observer_names]
+        self.rows.append(row)
+        self.last_recorded = it
 
-    def snapshot(it, theta, psi, p_g, u, outside):
-        if snap_it and snap_it[-1] == it:
+    def snapshot(self, state):
+        if self.snap_it and self.snap_it[-1] == state.iteration:
             return
-        snap_it.append(it)
-        snap_p.append(p_g.copy())
+        p_g, _, u = state.exact()
+        self.snap_it.append(state.iteration)
+        self.snap_p.append(p_g.copy())
         if u is not None:
-            snap_d.append(discriminator_values(d_output, u))
-        if transform is not None:
-            snap_x.append(transform(theta))
+            self.snap_d.append(discriminator_values(self.d_output, u))
+        if self.transform is not None:
+            self.snap_x.append(self.transform(state.theta))
 
-    def gen_step(theta, g):
-        theta = gopt.step(theta, g, gstate)
-        return _check(theta, "generator parameters", f"optimizer {gopt.name!r} "
-                      f"({players.g_source})", allow_neg_inf=logit_params)
+    def result(self, status, failure, iterations, start):
+        sc = self.sc
+        extra = {}
+        if self.transform is not None and self.snap_x:
+            extra["z"] = self.snap_x[0][0]
+            extra["transform"] = np.array([x for _, x in self.snap_x])
+        if self.phase and self.rows:
+            extra.update(_phase_field(self.players, self.columns, self.rows))
+        warnings = []
+        if sc.target_outside > 1e-9:
+            warnings.append(f"the target has mass {sc.target_outside:.3g} outside the grid "
+                            f"[{sc.grid.lower}, {sc.grid.upper}]; its masses were renormalized")
+        if self.max_outside > 0:
+            warnings.append(f"generated mass up to {self.max_outside:.3g} fell beyond the grid's "
+                            f"edges and was put in the edge cells (metric mass_outside)")
+        if failure is not None:
+            warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went "
+                            f"non-finite at iteration {failure['iteration']}")
+        return Result(self.columns, self.rows, self.snap_it, self.snap_p, self.snap_d,
+                      self.d_output, status, iterations, failure, warnings,
+                      time.perf_counter() - start, extra)
 
-    def gen_update(theta, psi, p_g, u):
-        """One generator step against the current discriminator (the oracle re-responds at
-        an extrapolated point)."""
-        g = players.g_grad(theta, p_g, u)
-        if g_look is not None:
-            theta_half = g_look(theta, g, gstate)
-            p_half, _, u_half = players.at(theta_half, psi)
-            g = players.g_grad(theta_half, p_half, u_half)
-        return gen_step(theta, g)
 
-    def disc_step(psi, g):
-        psi = dopt.step(psi, g, dstate)
-        if players.project is not None:
-            psi = players.project(psi)
-        return _check(psi, "discriminator parameters", f"optimizer {dopt.name!r}")
+def _norm_of(gradient, *args):
+    try:
+        with np.errstate(all="ignore"):
+            return float(np.linalg.norm(gradient(*args)))
+    except _Diverged:
+        return math.inf
 
-    state = None  # the last state known to be finite: (iteration, theta, psi, p_g, u, outside)
+
+def iterate(sc, players, recorder, theta, psi, update, progress, start, eager):
+    """The loop both estimators share: each iteration's state is recorded and snapshotted as
+    due, the stop condition checked, then ``update(state, theta, psi) -> (theta, psi)`` makes
+    the iteration's steps. A non-finite number ends the run as 'diverged', keeping what was
+    recorded (and the last finite state). ``eager``: compute the exact state every iteration
+    (exact mode steps with it) rather than only where recorded."""
+    status, failure = "completed", None
+    state = None  # the last state known to be finite
     updating = False
     it = 0
     try:
         for it in range(sc.iterations + 1):
             updating = False
-            p_g, outside, u = players.at(theta, psi)
-            max_outside = max(max_outside, outside)
-            state = (it, theta.copy(), None if psi is None else psi.copy(), p_g, u, outside)
+            exact = None
+            if eager:
+                exact = players.at(theta, psi)
+                recorder.max_outside = max(recorder.max_outside, exact[1])
+            state = State(it, theta.copy(), None if psi is None else psi.copy(), players.at, exact)
             if it % sc.record_every == 0 or it == sc.iterations:
-                record(*state)
-            if it in snapshot_set:
-                snapshot(*state)
-            if sc.stop is not None and last_recorded == it and \
-                    rows[-1][columns.index(sc.stop[0])] < sc.stop[1]:
+                recorder.record(state)
+            if it in recorder.snapshot_set:
+                recorder.snapshot(state)
+            if sc.stop is not None and recorder.last_recorded == it and \
+                    recorder.rows[-1][recorder.columns.index(sc.stop[0])] < sc.stop[1]:
                 status = "converged"
                 break
             if progress is not None and it % 256 == 0:
                 progress(it)
             if it == sc.iterations:
                 break
-
             updating = True
-            if not parametrized:
-                theta = gen_update(theta, psi, p_g, u)
-            elif sc.schedule == "alternating":
-                for _ in range(sc.steps):
-                    g_psi = players.d_grad(psi, p_g, u)
-                    if d_look is not None:
-                        psi_half = d_look(psi, g_psi, dstate)
-                        g_psi = players.d_grad(psi_half, p_g, players.outputs(psi_half))
-                    psi = disc_step(psi, g_psi)
-                    u = players.outputs(psi)
-                theta = gen_update(theta, psi, p_g, u)
-            else:
-                g_psi = players.d_grad(psi, p_g, u)
-                g_theta = players.g_grad(theta, p_g, u)
-                if g_look is not None or d_look is not None:
-                    theta_half = theta if g_look is None else g_look(theta, g_theta, gstate)
-                    psi_half = psi if d_look is None else d_look(psi, g_psi, dstate)
-                    p_half, _, u_half = players.at(theta_half, psi_half)
-                    if d_look is not None:
-                        g_psi = players.d_grad(psi_half, p_half, u_half)
-                    if g_look is not None:
-                        g_theta = players.g_grad(theta_half, p_half, u_half)
-                psi = disc_step(psi, g_psi)
-                theta = gen_step(theta, g_theta)
+            theta, psi = update(state, theta, psi)
     except _Diverged as err:
         status = "diverged"
         failure = {"quantity": err.quantity, "plugin": err.plugin,
                    "iteration": it + 1 if updating else it, "index": err.index}
-        if state is not None and last_recorded != state[0]:
+        if state is not None and recorder.last_recorded != state.iteration:
             try:
-                record(*state)
+                recorder.record(state)
             except _Diverged:
                 pass
     if state is not None:
-        it = state[0]
-        snapshot(*state)
+        it = state.iteration
+        try:
+            recorder.snapshot(state)
+        except _Diverged:  # sampled mode: the last state's grid deposit was not finite
+            pass
+    return recorder.result(status, failure, it, start)
 
-    extra = {}
-    if transform is not None and snap_x:
-        extra["z"] = snap_x[0][0]
-        extra["transform"] = np.array([x for _, x in snap_x])
-    if parametrized and theta.size == 1 and psi.size == 1 and rows:
-        extra.update(_phase_field(players, columns, rows))
 
-    warnings = []
-    if sc.target_outside > 1e-9:
-        warnings.append(f"the target has mass {sc.target_outside:.3g} outside the grid "
-                        f"[{sc.grid.lower}, {sc.grid.upper}]; its masses were renormalized")
-    if max_outside > 0:
-        warnings.append(f"generated mass up to {max_outside:.3g} fell beyond the grid's edges and "
-                        f"was put in the edge cells (metric mass_outside)")
-    if failure is not None:
-        warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went non-finite "
-                        f"at iteration {failure['iteration']}")
-    return Result(columns, rows, snap_it, snap_p, snap_d, d_output, status,
-                  it, failure, warnings, time.perf_counter() - start, extra)
+def run(sc, progress=None):
+    """Simulate scenario ``sc``; ``progress(iteration)`` is called now and then if given.
+    A sampled scenario (``[game] estimator = "sampled"``) runs in :mod:`gamesim.sampled`."""
+    if sc.estimator == "sampled":
+        from . import sampled
+        return sampled.run(sc, progress)
+    start = time.perf_counter()
+    players = _Players(sc)
+    observers, theta, psi = start_run(sc)
+    steps = Steps(sc, players, theta, psi)
+    recorder = Recorder(sc, players, observers, theta, psi)
+    return iterate(sc, players, recorder, theta, psi, _exact_update(sc, players, steps),
+                   progress, start, eager=True)
+
+
+def _exact_update(sc, players, steps):
+    """One iteration of the exact dynamics (DESIGN.md section 1): the function ``iterate``
+    calls with each state."""
+    g_look, d_look = steps.g_look, steps.d_look
+
+    def gen_update(theta, psi, p_g, u):
+        """One generator step against the current discriminator (the oracle re-responds at
+        an extrapolated point)."""
+        g = players.g_grad(theta, p_g, u)
+        if g_look is not None:
+            theta_half = g_look(theta, g, steps.gstate)
+            p_half, _, u_half = players.at(theta_half, psi)
+            g = players.g_grad(theta_half, p_half, u_half)
+        return steps.gen(theta, g)
+
+    def update(state, theta, psi):
+        p_g, _, u = state.exact()
+        if not players.parametrized:
+            return gen_update(theta, psi, p_g, u), psi
+        if sc.schedule == "alternating":
+            for _ in range(sc.steps):
+                g_psi = players.d_grad(psi, p_g, u)
+                if d_look is not None:
+                    psi_half = d_look(psi, g_psi, steps.dstate)
+                    g_psi = players.d_grad(psi_half, p_g, players.outputs(psi_half))
+                psi = steps.disc(psi, g_psi)
+                u = players.outputs(psi)
+            return gen_update(theta, psi, p_g, u), psi
+        g_psi = players.d_grad(psi, p_g, u)
+        g_theta = players.g_grad(theta, p_g, u)
+        if g_look is not None or d_look is not None:
+            theta_half = theta if g_look is None else g_look(theta, g_theta, steps.gstate)
+            psi_half = psi if d_look is None else d_look(psi, g_psi, steps.dstate)
+            p_half, _, u_half = players.at(theta_half, psi_half)
+            if d_look is not None:
+                g_psi = players.d_grad(psi_half, p_half, u_half)
+            if g_look is not None:
+                g_theta = players.g_grad(theta_half, p_half, u_half)
+        psi = steps.disc(psi, g_psi)
+        return steps.gen(theta, g_theta), psi
+
+    return update
 
 
 def _phase_field(players, columns, rows):

@@ -2,8 +2,10 @@
 
 Each register hook receives ``register``, a function taking a plugin class; the class declares
 its ``name`` and its parameters (see :func:`gamesim.param`). Registering a name that another
-plugin already registered for the same kind is an error naming both plugins. The observer
-hooks (run start, each recorded row, run end) let a plugin add metrics, files or plots.
+plugin already registered for the same kind is an error naming both plugins; a class that is
+not a valid plugin of the kind is reported as a broken plugin. The observer hooks (run start,
+each recorded row, run end) let a plugin add metrics, files or plots. docs/plugins.md is the
+full reference: protocols, arguments, return contracts and examples.
 """
 
 import pluggy
@@ -29,7 +31,7 @@ def gamesim_register_discriminators(register):
 
 @hookspec
 def gamesim_register_objectives(register):
-    """Register objectives: the players' losses, their gradients and the oracle best response."""
+    """Register objectives: ``value``, ``discriminator_grad``, ``generator_grad``, ``oracle``."""
 
 
 @hookspec
@@ -44,27 +46,39 @@ def gamesim_register_optimizers(register):
 
 @hookspec
 def gamesim_register_regularizers(register):
-    """Register discriminator regularizers: ``penalty(...) -> (value, grad_psi)``."""
+    """Register discriminator regularizers: ``penalty(...) -> (value, grad_psi)`` or ``project``."""
 
 
 @hookspec
 def gamesim_run_start(scenario):
-    """Called once before the first iteration, with the validated :class:`gamesim.scenario.Scenario`."""
+    """Called once before the first iteration.
+
+    :param scenario: the validated :class:`gamesim.scenario.Scenario`.
+    :return: nothing.
+    """
 
 
 @hookspec
 def gamesim_record(scenario, state):
-    """Called at every recorded row; may return a dict of extra metrics ``{name: float}``.
+    """Called at every recorded row.
 
-    ``state`` has ``iteration``, ``p_data``, ``p_gen`` (masses), ``u`` (the discriminator's raw
-    outputs, or None in direct mode), ``theta`` and ``psi`` (parameters, ``psi`` None without a
-    parametrized discriminator). The arrays are the engine's own: read, do not modify. Every
-    row must return the same names; they become metrics.csv columns after the built-in ones.
+    :param scenario: the validated :class:`gamesim.scenario.Scenario`.
+    :param state: has ``iteration``, ``p_data``, ``p_gen`` (masses), ``u`` (the
+        discriminator's raw outputs, or None in direct mode), ``theta`` and ``psi`` (parameters,
+        ``psi`` None without a parametrized discriminator). The arrays are the engine's own:
+        read, do not modify.
+    :return: None or a dict of extra metrics ``{name: float}``. Every row must return the same
+        names; they become metrics.csv columns after the built-in ones.
     """
 
 
 @hookspec
 def gamesim_run_end(scenario, result, directory):
-    """Called after the run's data files are written into ``directory``, before it is renamed
-    into place: write extra output files or plots there. ``result`` is the engine's
-    :class:`gamesim.engine.Result`."""
+    """Called when a run directory is written, after its data files and plots, before it is
+    renamed into place: write extra output files or plots into ``directory``.
+
+    :param scenario: the validated :class:`gamesim.scenario.Scenario`.
+    :param result: the engine's :class:`gamesim.engine.Result`.
+    :param directory: the path of the (temporary) run directory being written.
+    :return: nothing.
+    """

@@ -16,6 +16,7 @@ import tomli_w
 
 import gamesim
 
+from . import plugins as plugin_manager
 from .errors import GamesimError, RunDirectoryError
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same run gives the same bytes
@@ -82,7 +83,11 @@ def summary_of(sc, result):
 
 
 def write_run(out, sc, result, draw_plots=None):
-    """Write the run directory ``out`` atomically; ``draw_plots(tmpdir)`` adds plots/."""
+    """Write the run directory ``out`` atomically; ``draw_plots(tmpdir)`` adds plots/.
+
+    Plugins' ``gamesim_run_end`` observers are called last, with the directory being written,
+    so their extra files are renamed into place with the run (or removed with it on failure).
+    """
     out = os.path.abspath(out)
     if os.path.exists(out):
         raise GamesimError(f"{out}: already exists; choose another --out (runs are never mixed)")
@@ -105,6 +110,8 @@ def write_run(out, sc, result, draw_plots=None):
             f.write("\n")
         if draw_plots is not None:
             draw_plots(tmp)
+        for hook in plugin_manager.observers()["gamesim_run_end"]:
+            hook(scenario=sc, result=result, directory=tmp)  # extra files go in with the run
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

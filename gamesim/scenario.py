@@ -11,7 +11,7 @@ import tomllib
 
 import numpy as np
 
-from . import plugins as plugin_manager
+from . import checks, plugins as plugin_manager
 from .errors import GamesimError, did_you_mean, located
 from .grid import Grid
 from .params import build, fill, param
@@ -54,6 +54,30 @@ class _Game:
     schedule: str = param("alternating", choices=("alternating", "simultaneous"),
                           help="order of the players' steps with a parametrized discriminator")
     distance: dict = param(None, plugin="distance", help="the generator's loss in direct mode")
+    estimator: str = param("exact", choices=("exact", "sampled"),
+                           help="exact: expectations as sums over the grid; sampled: from "
+                                "minibatches of data and noise (see README, Sampled training)")
+    batch: int = param(64, ge=1, help="batch size of data and noise (sampled)")
+    data_batch: int = param(None, ge=1, help="data batch size (sampled); default batch")
+    noise_batch: int = param(None, ge=1, help="noise batch size (sampled); default batch")
+    statistic: str = param("unbiased", choices=("unbiased", "biased"),
+                           help="sample MMD^2 and energy distance: U-statistic (unbiased) or "
+                                "V-statistic (biased) (sampled direct mode)")
+    jitter: bool = param(False, help="spread each data point drawn at a cell centre uniformly "
+                                     "over its cell (sampled; shifts expectations by O(h^2))")
+
+
+SAMPLED_KEYS = ("batch", "data_batch", "noise_batch", "statistic", "jitter")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """The settings of sampled training (``[game] estimator = "sampled"``)."""
+
+    data_batch: int
+    noise_batch: int
+    unbiased: bool
+    jitter: bool
 
 
 class _Metrics:
@@ -96,6 +120,8 @@ class Scenario:
     snapshots: list
     resolved: dict
     regularizer: object | None = None
+    estimator: str = "exact"
+    sampling: Sampling | None = None
 
 
 def read_toml(path):
@@ -281,6 +307,9 @@ def load(path, overrides=(), extra_plugins=()):
                                                f"discriminator {discriminator.name!r} does not "
                                                "provide"))
 
+    sampling = _sampling(game, _table(data, "game", path), resolved["game"], generator,
+                         discriminator, objective, distance, regularizer, path)
+
     metrics = _Metrics()
     resolved["metrics"] = fill(metrics, _table(data, "metrics", path), registry, path, "metrics",
                                "[metrics]")
@@ -312,11 +341,81 @@ def load(path, overrides=(), extra_plugins=()):
     resolved["output"]["snapshots"] = snapshots_spec
     snapshots = _snapshot_iterations(snapshots_spec, top.iterations, path)
 
-    return Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
+    scen = Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
                     top.record_every, stop, grid, target, p_data, target_outside, generator,
                     generator_optimizer, discriminator, discriminator_optimizer, steps, game.mode,
                     objective, game.schedule, distance, distances, output.plots, output.format,
-                    snapshots, resolved, regularizer)
+                    snapshots, resolved, regularizer, game.estimator, sampling)
+    return checks.check_scenario(scen)  # plugins' shapes, once, naming a faulty plugin
+
+
+def _sampling(game, game_table, resolved_game, generator, discriminator, objective, distance,
+              regularizer, path):
+    """Check that every player can be trained from samples; the :class:`Sampling` settings
+    (None in exact mode, where the sampled-only keys are errors and left out of the resolved
+    scenario)."""
+    direct = game.mode == "direct"
+    if game.estimator == "exact":
+        for key in SAMPLED_KEYS:
+            if key in game_table:
+                raise GamesimError(located(path, f"game.{key}", "only used with "
+                                                                "game.estimator = 'sampled'"))
+            resolved_game.pop(key, None)
+        return None
+    if not direct and "statistic" in game_table:
+        raise GamesimError(located(path, "game.statistic",
+                                   "only used in direct mode: it selects the sample MMD^2 or "
+                                   "energy distance estimator"))
+    if not direct:
+        resolved_game.pop("statistic")
+
+    if getattr(generator, "logit_params", False):
+        raise GamesimError(located(path, "generator.kind",
+                                   f"{generator.name!r} is exact-only: its parameters are the "
+                                   "grid's cell masses, with no noise to push through it, so "
+                                   "sampled mode has nothing to sample; use a transform "
+                                   "generator (location_scale, quantile, mlp, point) or "
+                                   "game.estimator = 'exact'"))
+    _require(path, "generator.kind", "generator", generator, ("sample", "sample_vjp"))
+    if direct:
+        _require(path, "game.distance.kind", "distance", distance, ("sample_value_grad",))
+    else:
+        if getattr(discriminator, "oracle", False):
+            raise GamesimError(located(path, "discriminator.kind",
+                                       "'oracle' is exact-only: its best response needs the "
+                                       "exact densities p_d and p_g on the grid, which a "
+                                       "minibatch does not give; use a parametrized "
+                                       "discriminator (logistic, mlp) or game.estimator = "
+                                       "'exact'"))
+        _require(path, "discriminator.kind", "discriminator", discriminator,
+                 ("forward_at", "vjp_at", "dudx_at"))
+        _require(path, "game.objective", "objective", objective,
+                 ("discriminator_terms", "generator_terms"))
+        if regularizer is not None and hasattr(regularizer, "penalty"):
+            raise GamesimError(located(path, "discriminator.regularizer.kind",
+                                       f"{regularizer.name!r} has no sampled form yet (its "
+                                       "penalty is computed on the grid); sampled mode takes "
+                                       "'clip' or no regularizer"))
+    sizes = {"data_batch": game.data_batch or game.batch,
+             "noise_batch": game.noise_batch or game.batch}
+    for key, size in sizes.items():
+        if direct and size < 2:
+            raise GamesimError(located(path, f"game.{key}" if key in game_table else "game.batch",
+                                       f"got {size}, expected at least 2: a sample distance "
+                                       "needs two points on each side"))
+        resolved_game[key] = size
+    return Sampling(sizes["data_batch"], sizes["noise_batch"], game.statistic == "unbiased",
+                    game.jitter)
+
+
+def _require(path, key, kind, plugin, methods):
+    """A sampled scenario needs these methods of the plugin: an error naming what it lacks."""
+    missing = [m for m in methods if not hasattr(plugin, m)]
+    if missing:
+        raise GamesimError(located(path, key, f"{kind} {plugin.name!r} cannot be used with "
+                                              f"game.estimator = 'sampled': it lacks "
+                                              f"{', '.join(missing)} (see README, Sampled "
+                                              f"training)"))
 
 
 def _with_default_kind(spec, default):

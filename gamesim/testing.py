@@ -1,29 +1,38 @@
 """Conformance checks for plugin authors: call them from your own tests.
 
-Each ``check_*`` takes a plugin instance (build one with :func:`make`) and raises
-``AssertionError`` with a message naming the plugin and the failed property: array shapes,
-masses non-negative and summing to 1, VJPs and gradients against central finite differences,
-D(p, p) = 0 and no NaN on disjoint supports. They use a fixed seed, so they are deterministic.
+Each ``check_*`` takes a plugin instance (build one with :func:`make`, which fills the
+defaults and calls ``setup(grid)``) and raises ``AssertionError`` with a message naming the
+plugin and the failed property: array shapes and dtypes, masses non-negative and summing to 1,
+VJPs and gradients against central finite differences, D(p, p) = 0, no NaN on disjoint
+supports, optimizers that descend. They use a fixed seed, so they are deterministic::
 
     from gamesim import testing
 
     def test_my_distance():
-        testing.check_distance(testing.make("distance", {"kind": "l2"}))
+        testing.check_distance(testing.make("distance", {"kind": "l2"}, modules=["my_plugin"]))
+
+Derivatives are checked at random points near the plugin's initial parameters (not at the
+initial parameters themselves, which often sit on a kink of a piecewise-linear deposit), and
+in mass-preserving directions for functions of masses.
 """
 
+import copy
 import math
 
 import numpy as np
 
 from . import plugins as plugin_manager
 from .grid import Grid
-from .params import build
+from .params import build, declared as declared_params
 
 GRID = Grid(-4.0, 4.0, 64)
+FINE_POINTS = 4096  # cells of the grid on which du/dx is compared with finite differences
 
 
 def make(kind, spec, grid=GRID, modules=()):
-    """Build a registered plugin from a table (defaults filled) and set it up on ``grid``."""
+    """Build a registered ``kind`` plugin ("distance", "generator", ...) from a table such as
+    ``{"kind": "l2", "scale": 2.0}`` (defaults filled, ``validate()`` run) and set it up on
+    ``grid``; ``modules`` are plugin modules to import first."""
     plugin_manager.load_modules(modules)
     instance, _ = build(plugin_manager.registry(), kind, spec, "", kind)
     if hasattr(instance, "setup"):
@@ -43,12 +52,11 @@ def random_masses(rng, n, zeros=0):
     return p / p.sum()
 
 
-def _assert_masses(plugin, p, n, what):
-    assert isinstance(p, np.ndarray) and p.shape == (n,) and p.dtype == np.float64, \
-        f"{_who(plugin)}: {what} must be a float64 array of shape ({n},), got {getattr(p, 'shape', p)}"
-    assert not np.isnan(p).any(), f"{_who(plugin)}: {what} has NaN"
-    assert (p >= 0).all(), f"{_who(plugin)}: {what} has negative masses (min {p.min()})"
-    assert abs(p.sum() - 1.0) < 1e-12, f"{_who(plugin)}: {what} sums to {p.sum()!r}, not 1"
+def disjoint_masses(n):
+    """Two distributions with disjoint supports: uniform on the first and the last quarter."""
+    left = np.zeros(n)
+    left[: n // 4] = 1.0 / (n // 4)
+    return left, left[::-1].copy()
 
 
 def directional_fd(f, x, v, eps):
@@ -61,81 +69,167 @@ def _assert_close(plugin, what, exact, approx, rtol, atol):
         f"{_who(plugin)}: {what}: analytic {exact!r} vs finite differences {approx!r}"
 
 
+def _assert_vector(plugin, x, n, what, finite=True):
+    assert isinstance(x, np.ndarray) and x.shape == (n,) and x.dtype == np.float64, \
+        f"{_who(plugin)}: {what} must be a float64 array of shape ({n},), got " \
+        f"{getattr(x, 'shape', type(x).__name__)} {getattr(x, 'dtype', '')}"
+    if finite:
+        assert np.isfinite(x).all(), f"{_who(plugin)}: {what} is not finite: {x}"
+    return x
+
+
+def _assert_masses(plugin, p, n, what):
+    _assert_vector(plugin, p, n, what, finite=False)
+    assert not np.isnan(p).any(), f"{_who(plugin)}: {what} has NaN"
+    assert (p >= 0).all(), f"{_who(plugin)}: {what} has negative masses (min {p.min()})"
+    assert abs(p.sum() - 1.0) < 1e-12, f"{_who(plugin)}: {what} sums to {p.sum()!r}, not 1"
+
+
+def _assert_outside(plugin, outside, what="mass_outside"):
+    assert isinstance(outside, (float, int, np.floating)) and 0.0 <= outside <= 1.0, \
+        f"{_who(plugin)}: {what} {outside!r} is not a number in [0, 1]"
+
+
+def _params(plugin, rng, what="init_params(rng)"):
+    x = plugin.init_params(rng)
+    assert isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64, \
+        f"{_who(plugin)}: {what} must return a 1-D float64 vector, got {x!r:.80}"
+    return x
+
+
 def check_target(target, grid=GRID):
-    p, outside = target.masses(grid)
+    """``masses(grid)`` gives float64 masses of shape (N,), non-negative, summing to 1, and a
+    mass outside the grid in [0, 1]."""
+    out = target.masses(grid)
+    assert isinstance(out, tuple) and len(out) == 2, \
+        f"{_who(target)}: masses(grid) must return (masses, mass_outside)"
+    p, outside = out
     _assert_masses(target, p, grid.points, "masses(grid)")
-    assert 0.0 <= outside <= 1.0, f"{_who(target)}: mass_outside {outside!r} not in [0, 1]"
+    _assert_outside(target, outside)
 
 
 def check_distance(distance, grid=GRID, seed=0, trials=5, rtol=1e-5, atol=1e-8):
-    """D(p, p) = 0, D >= 0, gradient in q against finite differences along mass-preserving
-    directions at interior points, and no NaN on disjoint supports."""
+    """D(p, p) = 0, D >= 0, the gradient in q (shape (N,)) against finite differences along
+    mass-preserving directions at interior points, and no NaN on disjoint supports (inf is
+    allowed: an infinite divergence is inf)."""
     rng = np.random.default_rng(seed)
     n = grid.points
     for _ in range(trials):
         p, q = random_masses(rng, n), random_masses(rng, n)
-        same = distance.value(p, p)
+        same = float(distance.value(p, p))
         assert abs(same) < 1e-12, f"{_who(distance)}: D(p, p) = {same!r}, expected 0"
         d = distance.value(p, q)
-        assert d >= 0, f"{_who(distance)}: D(p, q) = {d!r} < 0"
-        g = distance.grad(p, q)
-        assert g.shape == (n,), f"{_who(distance)}: grad shape {g.shape}, expected ({n},)"
+        assert isinstance(d, (float, np.floating)) and math.isfinite(d) and d >= 0, \
+            f"{_who(distance)}: D(p, q) = {d!r}, expected a finite float >= 0 for interior masses"
+        g = _assert_vector(distance, distance.grad(p, q), n, "grad(p, q)")
         v = rng.normal(size=n)
         v -= v.mean()  # keep the total mass
         v *= 0.1 * q.min() / np.abs(v).max()
         approx = directional_fd(lambda x: distance.value(p, x), q, v, 1e-3)
-        _assert_close(distance, "directional derivative in q", float(g @ v), approx, rtol, atol * np.abs(v).sum())
-    left = np.zeros(n)
-    left[: n // 4] = 1.0 / (n // 4)
-    right = left[::-1].copy()
-    value = distance.value(left, right)
-    assert not math.isnan(value), f"{_who(distance)}: NaN on disjoint supports"
-    assert not np.isnan(distance.grad(left, right)).any(), \
-        f"{_who(distance)}: NaN gradient on disjoint supports"
+        _assert_close(distance, "directional derivative in q", float(g @ v), approx, rtol,
+                      atol * np.abs(v).sum())
+    left, right = disjoint_masses(n)
+    for a, b in ((left, right), (right, left)):
+        value = distance.value(a, b)
+        assert not math.isnan(value), f"{_who(distance)}: NaN on disjoint supports"
+        assert value > 0, f"{_who(distance)}: D = {value!r} on disjoint supports, expected > 0"
+        assert not np.isnan(distance.grad(a, b)).any(), \
+            f"{_who(distance)}: NaN gradient on disjoint supports"
 
 
 def check_generator(generator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9):
-    """Masses, mass_outside and the VJP against finite differences of <g, p(theta)>."""
+    """``init_params`` gives a flat float64 vector; ``forward`` gives masses summing to 1 and a
+    mass outside in [0, 1]; ``vjp`` has theta's shape and matches finite differences of
+    <g, p(theta)> at points near the initial parameters."""
     rng = np.random.default_rng(seed)
-    theta = np.asarray(generator.init_params(rng))
-    assert theta.ndim == 1 and theta.dtype == np.float64, \
-        f"{_who(generator)}: init_params must return a 1-D float64 vector"
-    p, outside = generator.forward(theta.copy())
-    _assert_masses(generator, p, grid.points, "forward(theta)[0]")
-    assert 0.0 <= outside <= 1.0, f"{_who(generator)}: mass_outside {outside!r} not in [0, 1]"
-    finite = np.isfinite(theta)
+    theta0 = _params(generator, rng)
+    out = generator.forward(theta0.copy())
+    assert isinstance(out, tuple) and len(out) == 2, \
+        f"{_who(generator)}: forward(theta) must return (masses, mass_outside)"
+    _assert_masses(generator, out[0], grid.points, "forward(theta)[0]")
+    _assert_outside(generator, out[1], "forward(theta)[1] (mass_outside)")
+    finite = np.isfinite(theta0)  # a density's -inf logits (zero masses) stay put
     for _ in range(trials):
+        theta = np.where(finite, theta0 + 0.05 * rng.normal(size=theta0.size), theta0)
+        _assert_masses(generator, generator.forward(theta.copy())[0], grid.points,
+                       "forward(theta)[0] near the initial parameters")
         g_p = rng.normal(size=grid.points)
         grad = generator.vjp(theta.copy(), g_p)
-        assert grad.shape == theta.shape, f"{_who(generator)}: vjp shape {grad.shape}"
+        assert isinstance(grad, np.ndarray) and grad.shape == theta.shape, \
+            f"{_who(generator)}: vjp shape {getattr(grad, 'shape', grad)}, expected {theta.shape}"
         v = np.where(finite, rng.normal(size=theta.size), 0.0)
         approx = directional_fd(lambda t: float(g_p @ generator.forward(t)[0]), theta, v, 1e-6)
         _assert_close(generator, "VJP", float(grad[finite] @ v[finite]), approx, rtol, atol)
+    if hasattr(generator, "transform") and generator.transform is not None:
+        z, x = generator.transform(theta0.copy())
+        assert np.shape(z) == np.shape(x) and np.ndim(x) == 1, \
+            f"{_who(generator)}: transform(theta) must return (z, G(z)) of one shape"
+
+
+def _fine_copy(plugin, grid, points):
+    fine = Grid(grid.lower, grid.upper, points)
+    twin = copy.deepcopy(plugin)
+    twin.setup(fine)
+    return twin, fine
 
 
 def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9):
-    """Raw outputs on the grid and the VJP against finite differences of <g, u(psi)>."""
+    """Raw outputs u(psi) of shape (N,), finite; ``vjp`` against finite differences of
+    <g, u(psi)>; where present, ``dudx`` against central differences of u over the cells of a
+    fine grid and ``dudx_vjp`` against finite differences of <g, du/dx(psi)>; and, where
+    present, ``forward_at``/``dudx_at`` at the cell centres equal ``forward``/``dudx``.
+    An oracle (``oracle = True``) has nothing to check: it is the objective's best response."""
     if getattr(discriminator, "oracle", False):
         return
     rng = np.random.default_rng(seed)
-    psi = np.asarray(discriminator.init_params(rng))
-    assert psi.ndim == 1 and psi.dtype == np.float64, \
-        f"{_who(discriminator)}: init_params must return a 1-D float64 vector"
-    u = discriminator.forward(psi.copy())
-    assert u.shape == (grid.points,) and np.isfinite(u).all(), \
-        f"{_who(discriminator)}: forward must give finite outputs of shape ({grid.points},)"
+    n = grid.points
+    psi0 = _params(discriminator, rng)
+    _assert_vector(discriminator, discriminator.forward(psi0.copy()), n, "forward(psi)")
     for _ in range(trials):
-        g_u = rng.normal(size=grid.points)
+        psi = psi0 + 0.5 * rng.normal(size=psi0.size)  # away from zeros, where u may be flat
+        u = _assert_vector(discriminator, discriminator.forward(psi.copy()), n, "forward(psi)")
+        g_u = rng.normal(size=n)
         grad = discriminator.vjp(psi.copy(), g_u)
-        assert grad.shape == psi.shape, f"{_who(discriminator)}: vjp shape {grad.shape}"
+        assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
+            f"{_who(discriminator)}: vjp shape {getattr(grad, 'shape', grad)}, expected {psi.shape}"
         v = rng.normal(size=psi.size)
         approx = directional_fd(lambda t: float(g_u @ discriminator.forward(t)), psi, v, 1e-6)
         _assert_close(discriminator, "VJP", float(grad @ v), approx, rtol, atol)
+        if hasattr(discriminator, "forward_at"):
+            at = discriminator.forward_at(psi.copy(), np.array(grid.x))
+            assert np.allclose(at, u, rtol=1e-12, atol=1e-12), \
+                f"{_who(discriminator)}: forward_at(psi, grid.x) differs from forward(psi)"
+        if not hasattr(discriminator, "dudx"):
+            continue
+        slope = _assert_vector(discriminator, discriminator.dudx(psi.copy()), n, "dudx(psi)")
+        if hasattr(discriminator, "dudx_at"):
+            at = discriminator.dudx_at(psi.copy(), np.array(grid.x))
+            assert np.allclose(at, slope, rtol=1e-12, atol=1e-12), \
+                f"{_who(discriminator)}: dudx_at(psi, grid.x) differs from dudx(psi)"
+        twin, fine = _fine_copy(discriminator, grid, FINE_POINTS)
+        u_fine, slope_fine = twin.forward(psi.copy()), twin.dudx(psi.copy())
+        central = (u_fine[2:] - u_fine[:-2]) / (2.0 * fine.h)
+        tol = 1e-4 * (np.abs(slope_fine).max() + 1e-3)
+        wrong = np.abs(central - slope_fine[1:-1]) > tol
+        assert wrong.mean() <= 0.01, \
+            f"{_who(discriminator)}: dudx(psi) differs from central differences of u at " \
+            f"{wrong.sum()} of {wrong.size} cells (worst " \
+            f"{np.abs(central - slope_fine[1:-1]).max():.3g}; kinks may explain 1%)"
+        if hasattr(discriminator, "dudx_vjp"):
+            g = rng.normal(size=n)
+            grad = discriminator.dudx_vjp(psi.copy(), g)
+            assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
+                f"{_who(discriminator)}: dudx_vjp shape {getattr(grad, 'shape', grad)}"
+            approx = directional_fd(lambda t: float(g @ discriminator.dudx(t)), psi, v, 1e-6)
+            _assert_close(discriminator, "dudx_vjp", float(grad @ v), approx, rtol, atol)
 
 
 def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9):
-    """D's gradient against finite differences of -value; the oracle maximizes the value
-    (no nearby u does better); nothing is NaN on disjoint supports."""
+    """``output`` is 'logit', 'probability' or 'critic'; ``discriminator_grad`` matches finite
+    differences of -value in u; ``generator_grad`` has shape (N,) and depends only on its
+    arguments' values; the oracle is a best response (no nearby u does better, except for a
+    critic, whose best response is constrained) and gives ``equilibrium`` at p_g = p_d;
+    nothing is NaN on disjoint supports."""
     rng = np.random.default_rng(seed)
     n = grid.points
     assert objective.output in ("logit", "probability", "critic"), \
@@ -143,21 +237,34 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
     for _ in range(trials):
         p_d, p_g = random_masses(rng, n), random_masses(rng, n)
         u = rng.normal(size=n)
-        g = objective.discriminator_grad(p_d, p_g, u)
-        assert g.shape == (n,), f"{_who(objective)}: discriminator_grad shape {g.shape}"
+        g = _assert_vector(objective, objective.discriminator_grad(p_d, p_g, u), n,
+                           "discriminator_grad(p_d, p_g, u)")
         v = rng.normal(size=n)
         approx = directional_fd(lambda t: -objective.value(p_d, p_g, t), u, v, 1e-6)
         _assert_close(objective, "discriminator_grad", float(g @ v), approx, rtol, atol)
-        assert objective.generator_grad(p_d, p_g, u).shape == (n,), \
-            f"{_who(objective)}: generator_grad shape"
-        best = objective.oracle(p_d, p_g)
+        _assert_vector(objective, objective.generator_grad(p_d, p_g, u), n,
+                       "generator_grad(p_d, p_g, u)")
+        best = _assert_vector(objective, objective.oracle(p_d, p_g), n, "oracle(p_d, p_g)")
+        fresh = objective.generator_grad(p_d, p_g, best)
+        again = objective.generator_grad(p_d.copy(), p_g.copy(), best.copy())
+        assert np.allclose(fresh, again, rtol=1e-12, atol=1e-12), \
+            f"{_who(objective)}: generator_grad right after oracle differs from a fresh call " \
+            f"with equal arrays (a stale cache?)"
+        if objective.output == "probability":
+            assert ((best >= 0) & (best <= 1)).all(), \
+                f"{_who(objective)}: a probability oracle outside [0, 1]"
         top = objective.value(p_d, p_g, best)
-        nearby = objective.value(p_d, p_g, best + 1e-3 * rng.normal(size=n)) \
-            if objective.output != "critic" else top
-        assert top >= nearby - 1e-12, f"{_who(objective)}: the oracle is not a best response"
-    left = np.zeros(n)
-    left[: n // 4] = 1.0 / (n // 4)
-    right = left[::-1].copy()
+        if objective.output != "critic":
+            ascent = -objective.discriminator_grad(p_d, p_g, best)  # D ascends V_D along it
+            for nearby in (best + 1e-3 * rng.normal(size=n), best + 1e-3 * ascent):
+                assert top >= objective.value(p_d, p_g, nearby) - 1e-12, \
+                    f"{_who(objective)}: the oracle is not a best response"
+    if hasattr(objective, "equilibrium"):
+        p = random_masses(rng, n)
+        at_eq = objective.value(p, p, objective.oracle(p, p))
+        _assert_close(objective, "value at p_g = p_d against the oracle (equilibrium)",
+                      float(objective.equilibrium), float(at_eq), 1e-9, 1e-12)
+    left, right = disjoint_masses(n)
     u = objective.oracle(left, right)
     assert not np.isnan(u).any(), f"{_who(objective)}: NaN oracle on disjoint supports"
     for name in ("discriminator_grad", "generator_grad"):
@@ -167,16 +274,102 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
         f"{_who(objective)}: NaN value on disjoint supports"
 
 
-def check_optimizer(optimizer, seed=0, steps=300):
-    """Steps keep shape and dtype, and descend the quadratic 1/2 |x|^2 from a random start."""
-    if getattr(optimizer, "requires_logit_params", False):
-        return
+def _softmax(theta):
+    e = np.exp(theta - theta.max())
+    return e / e.sum()
+
+
+def check_optimizer(optimizer, seed=0, max_steps=5000):
+    """Steps keep shape and dtype and descend: 1/2 |x|^2 from a random start until its norm
+    halves (within ``max_steps``), or, for an optimizer stepping mass logits
+    (``requires_logit_params``, given dL/dp), 1/2 |p - t|^2 over the simplex. Where present,
+    ``lookahead`` returns a new vector and leaves theta alone."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=8)
-    start = np.linalg.norm(x)
+    logits = getattr(optimizer, "requires_logit_params", False)
+    if logits:
+        x, target = np.zeros(8), random_masses(rng, 8)
+
+        def distance(x):
+            return float(np.linalg.norm(_softmax(x) - target))
+
+        def grad(x):
+            return _softmax(x) - target  # dL/dp: what a mass-logit optimizer is given
+    else:
+        x = rng.normal(size=8)
+
+        def distance(x):
+            return float(np.linalg.norm(x))
+
+        def grad(x):
+            return x.copy()
+    start = distance(x)
     state = optimizer.init_state(x)
-    for _ in range(steps):
-        x = optimizer.step(x, x.copy(), state)
-        assert x.shape == (8,) and x.dtype == np.float64, f"{_who(optimizer)}: step changed the shape"
-    assert np.linalg.norm(x) < 0.5 * start, \
-        f"{_who(optimizer)}: did not descend 1/2 |x|^2 ({start:.3g} -> {np.linalg.norm(x):.3g})"
+    if hasattr(optimizer, "lookahead"):
+        before = x.copy()
+        half = optimizer.lookahead(x, grad(x), state)
+        assert isinstance(half, np.ndarray) and half.shape == x.shape and half is not x, \
+            f"{_who(optimizer)}: lookahead must return a new vector of theta's shape"
+        assert np.array_equal(x, before), f"{_who(optimizer)}: lookahead changed theta"
+    for _ in range(max_steps):
+        x = optimizer.step(x, grad(x), state)
+        assert isinstance(x, np.ndarray) and x.shape == (8,) and x.dtype == np.float64, \
+            f"{_who(optimizer)}: step must return theta, a float64 vector of the same shape"
+        assert not np.isnan(x).any(), f"{_who(optimizer)}: step gave NaN"
+        if distance(x) < 0.5 * start:
+            return
+        if not distance(x) < 1e3 * start:
+            break  # running away
+    raise AssertionError(f"{_who(optimizer)}: did not descend {'1/2 |p - t|^2' if logits else '1/2 |x|^2'}"
+                         f" in {max_steps} steps ({start:.3g} -> {distance(x):.3g})")
+
+
+def check_regularizer(regularizer, discriminator=None, grid=GRID, seed=0, trials=3, rtol=1e-5,
+                      atol=1e-9):
+    """``penalty(disc, psi, p_d, p_g)`` gives (value >= 0, grad of psi's shape) matching finite
+    differences of the value; ``project(psi)`` keeps the shape and is idempotent. The
+    discriminator defaults to an ``mlp`` (which has ``dudx``) set up on ``grid``."""
+    assert hasattr(regularizer, "penalty") or hasattr(regularizer, "project"), \
+        f"{_who(regularizer)}: defines neither penalty nor project"
+    disc = discriminator if discriminator is not None else make("discriminator", {"kind": "mlp"},
+                                                                grid)
+    if getattr(regularizer, "needs_dudx", False):
+        assert hasattr(disc, "dudx") and hasattr(disc, "dudx_vjp"), \
+            f"{_who(regularizer)}: needs_dudx, but {_who(disc)} has no dudx/dudx_vjp"
+    rng = np.random.default_rng(seed)
+    n = grid.points
+    psi0 = _params(disc, rng)
+    for _ in range(trials):
+        psi = psi0 + 0.5 * rng.normal(size=psi0.size)
+        p_d, p_g = random_masses(rng, n), random_masses(rng, n)
+        if hasattr(regularizer, "penalty"):
+            out = regularizer.penalty(disc, psi.copy(), p_d, p_g)
+            assert isinstance(out, tuple) and len(out) == 2, \
+                f"{_who(regularizer)}: penalty must return (value, grad_psi)"
+            value, grad = out
+            assert math.isfinite(value) and value >= 0, \
+                f"{_who(regularizer)}: penalty value {value!r}, expected a finite number >= 0"
+            assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
+                f"{_who(regularizer)}: penalty grad shape {getattr(grad, 'shape', grad)}"
+            v = rng.normal(size=psi.size)
+            approx = directional_fd(lambda t: regularizer.penalty(disc, t, p_d, p_g)[0], psi, v,
+                                    1e-6)
+            _assert_close(regularizer, "penalty gradient", float(grad @ v), approx, rtol, atol)
+        if hasattr(regularizer, "project"):
+            once = regularizer.project(psi.copy())
+            assert isinstance(once, np.ndarray) and once.shape == psi.shape, \
+                f"{_who(regularizer)}: project must return a vector of psi's shape"
+            assert np.array_equal(regularizer.project(once.copy()), once), \
+                f"{_who(regularizer)}: project is not idempotent"
+
+
+CHECKS = {"target": check_target, "generator": check_generator,
+          "discriminator": check_discriminator, "objective": check_objective,
+          "distance": check_distance, "optimizer": check_optimizer,
+          "regularizer": check_regularizer}
+
+
+def check_plugin(kind, plugin, grid=GRID):
+    """Run the check for a plugin of ``kind`` ("target", "distance", ...)."""
+    if kind == "optimizer":
+        return check_optimizer(plugin)
+    return CHECKS[kind](plugin, grid=grid)

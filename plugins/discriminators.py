@@ -4,6 +4,12 @@ A parametrized discriminator gives raw outputs u(psi) on the grid's cell centres
 for probability objectives, critic values otherwise), ``vjp(psi, g_u)`` (dL/dpsi from
 dL/du), ``dudx(psi)`` (du/dx at the centres, for gradient penalties) and
 ``dudx_vjp(psi, g)`` (d/dpsi of sum g * du/dx).
+
+For sampled training (``[game] estimator = "sampled"``) they also evaluate at arbitrary
+points x (the batch's data and generated samples, off the grid): ``forward_at(psi, x) -> u``,
+``vjp_at(psi, x, g_u)`` (d/dpsi of sum g_u * u(x)) and ``dudx_at(psi, x)`` (du/dx at x, which
+carries the generator's gradient through D). The oracle is exact-only: its best response
+needs both exact densities, which a batch does not give.
 """
 
 import math
@@ -27,11 +33,18 @@ class _Standardized:
     """Mixin: s = (x - centre) / half-width of the grid (s in [-1, 1]) if ``standardize``."""
 
     def _inputs(self, grid):
+        self.lower, self.upper = grid.lower, grid.upper
         if self.standardize:
             self.scale = 0.5 * (grid.upper - grid.lower)
-            return (grid.x - 0.5 * (grid.lower + grid.upper)) / self.scale
-        self.scale = 1.0
-        return np.asarray(grid.x, np.float64)
+        else:
+            self.scale = 1.0
+        return self._standardized(grid.x)
+
+    def _standardized(self, x):
+        """s at points x (after ``_inputs`` has seen the grid)."""
+        if self.standardize:
+            return (x - 0.5 * (self.lower + self.upper)) / self.scale
+        return np.asarray(x, np.float64)
 
 
 class Logistic(_Standardized):
@@ -67,24 +80,27 @@ class Logistic(_Standardized):
                                                  f"{self.size} (weights, then bias)")
 
     def setup(self, grid):
-        s = self._inputs(grid)
-        x = np.asarray(grid.x, np.float64)
+        self._inputs(grid)
+        self.phi, self.dphi = self._features(np.asarray(grid.x, np.float64))
+
+    def _features(self, x):
+        """(phi_k(x), d phi_k / dx), each len(x) x K, at any points x."""
+        lower, upper = self.lower, self.upper
         if self.features == "polynomial":
+            s = self._standardized(x)
             k = np.arange(1, self.degree + 1)
-            self.phi = s[:, None] ** k
-            self.dphi = k * s[:, None] ** (k - 1) / self.scale
-        elif self.features == "rbf":
-            c = np.linspace(grid.lower, grid.upper, self.centres + 2)[1:-1]
-            width = self.width or (c[1] - c[0] if c.size > 1 else grid.upper - grid.lower)
+            return s[:, None] ** k, k * s[:, None] ** (k - 1) / self.scale
+        if self.features == "rbf":
+            c = np.linspace(lower, upper, self.centres + 2)[1:-1]
+            width = self.width or (c[1] - c[0] if c.size > 1 else upper - lower)
             r = (x[:, None] - c) / width
-            self.phi = np.exp(-0.5 * r * r)
-            self.dphi = -r / width * self.phi
-        else:
-            angle = 2 * math.pi * np.outer((x - grid.lower) / (grid.upper - grid.lower),
-                                           np.arange(1, self.frequencies + 1))
-            freq = 2 * math.pi * np.arange(1, self.frequencies + 1) / (grid.upper - grid.lower)
-            self.phi = np.hstack([np.sin(angle), np.cos(angle)])
-            self.dphi = np.hstack([freq * np.cos(angle), -freq * np.sin(angle)])
+            phi = np.exp(-0.5 * r * r)
+            return phi, -r / width * phi
+        angle = 2 * math.pi * np.outer((x - lower) / (upper - lower),
+                                       np.arange(1, self.frequencies + 1))
+        freq = 2 * math.pi * np.arange(1, self.frequencies + 1) / (upper - lower)
+        return (np.hstack([np.sin(angle), np.cos(angle)]),
+                np.hstack([freq * np.cos(angle), -freq * np.sin(angle)]))
 
     def init_params(self, rng):
         return np.zeros(self.size) if self.init is None else np.array(self.init, np.float64)
@@ -107,6 +123,20 @@ class Logistic(_Standardized):
     def dudx_vjp(self, psi, g):
         g_w = self.dphi.T @ g
         return np.append(g_w, 0.0) if self.bias else g_w
+
+    def forward_at(self, psi, x):
+        """u at points x (sampled training)."""
+        u = self._features(x)[0] @ psi[:self.phi.shape[1]]
+        return u + psi[-1] if self.bias else u
+
+    def vjp_at(self, psi, x, g_u):
+        """d/dpsi of sum g_u * u(x)."""
+        g = self._features(x)[0].T @ g_u
+        return np.append(g, g_u.sum()) if self.bias else g
+
+    def dudx_at(self, psi, x):
+        """du/dx at points x."""
+        return self._features(x)[1] @ psi[:self.phi.shape[1]]
 
 
 class MLP(_Standardized):
@@ -137,6 +167,18 @@ class MLP(_Standardized):
 
     def dudx_vjp(self, psi, g):
         return network.dyds_vjp(self.s, psi, self.hidden, self.activation, g) / self.scale
+
+    def forward_at(self, psi, x):
+        """u at points x (sampled training)."""
+        return network.forward(self._standardized(x), psi, self.hidden, self.activation)
+
+    def vjp_at(self, psi, x, g_u):
+        """d/dpsi of sum g_u * u(x)."""
+        return network.vjp(self._standardized(x), psi, self.hidden, self.activation, g_u)
+
+    def dudx_at(self, psi, x):
+        """du/dx at points x."""
+        return network.dyds(self._standardized(x), psi, self.hidden, self.activation) / self.scale
 
 
 @gamesim.hookimpl

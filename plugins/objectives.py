@@ -6,6 +6,12 @@ Each gives ``value`` (D's objective V_D), ``discriminator_grad`` = d(-V_D)/du (D
 
 Expectations are sums over cells. Cells where a weight (p_d or p_g) is 0 contribute nothing:
 0 log 0 = 0 and 0 * (-inf) = 0, so disjoint supports give no NaN.
+
+For sampled training (``[game] estimator = "sampled"``) each also gives its integrands, so
+that sample averages are unbiased estimates of the sums: with V_D = E_{p_d} a(u) + E_{p_g} b(u)
+and L_G = E_{p_g} c(u), ``discriminator_terms(u_data, u_gen) -> (a, a', b, b')`` and
+``generator_terms(u_gen) -> (c, c')``, elementwise at the outputs u of the batch's points,
+the primes being derivatives in u.
 """
 
 import math
@@ -14,6 +20,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import log1
 
 
 @njit(cache=True)
@@ -52,7 +59,7 @@ def _log_ratio_oracle(p_d, p_g, out):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
     """The oracle logit and, in the same pass, the generator's gradient against it.
 
@@ -60,15 +67,15 @@ def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
     softplus(-u*) = log(p_d + p_g) - log p_d (non-saturating): two logarithms a cell instead
     of four. ``log_p_d`` holds log p_d with _LOG_TINY for zero masses, as the oracle does.
     """
+    # branch-free (selects only), so LLVM vectorizes the loop with gamesim.fastmath's log
+    both_zero = math.log(2.0) if nonsaturating else -math.log(2.0)
     for i in range(p_d.size):
-        if p_d[i] == 0.0 and p_g[i] == 0.0:
-            u[i] = 0.0
-            g[i] = math.log(2.0) if nonsaturating else -math.log(2.0)
-            continue
-        log_g = math.log(p_g[i]) if p_g[i] > 0.0 else _LOG_TINY
-        log_sum = math.log(p_d[i] + p_g[i])
-        u[i] = log_p_d[i] - log_g
-        g[i] = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
+        log_g = max(log1(p_g[i]), _LOG_TINY)  # log 0 = -inf counts as the smallest double
+        total = p_d[i] + p_g[i]
+        log_sum = log1(total)
+        u[i] = log_p_d[i] - log_g  # 0 where both are 0: both logs are _LOG_TINY
+        grad = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
+        g[i] = both_zero if total == 0.0 else grad
     return u
 
 
@@ -106,6 +113,20 @@ def _nonsaturating_generator_grad(u, out):
     for i in range(u.size):
         out[i] = _softplus(-u[i])
     return out
+
+
+@njit(cache=True)
+def _log_sigmoid_terms(u, sign, value, slope):
+    """value = log sigma(sign u) = -softplus(-sign u), slope = d value / du = sign sigma(-sign u)."""
+    for i in range(u.size):
+        t = sign * u[i]
+        value[i] = -_softplus(-t)
+        slope[i] = sign * _sigmoid(-t)
+    return value, slope
+
+
+def _log_sigmoid(u, sign):
+    return _log_sigmoid_terms(u, sign, np.empty_like(u), np.empty_like(u))
 
 
 @njit(cache=True)
@@ -195,6 +216,15 @@ class Minimax:
         cached = self._cached_generator_grad(p_d, p_g, u)
         return cached if cached is not None else _minimax_generator_grad(u, np.empty_like(u))
 
+    def discriminator_terms(self, u_data, u_gen):
+        """a = log sigma(u) at data points, b = log(1 - sigma(u)) at generated ones, and
+        their derivatives in u."""
+        return (*_log_sigmoid(u_data, 1.0), *_log_sigmoid(u_gen, -1.0))
+
+    def generator_terms(self, u_gen):
+        """c = log(1 - sigma(u)) and dc/du."""
+        return _log_sigmoid(u_gen, -1.0)
+
 
 class Nonsaturating(Minimax):
     """As minimax for D; G minimizes -sum p_g log D instead (Goodfellow et al. 2014, sec. 3),
@@ -206,6 +236,11 @@ class Nonsaturating(Minimax):
     def generator_grad(self, p_d, p_g, u):
         cached = self._cached_generator_grad(p_d, p_g, u)
         return cached if cached is not None else _nonsaturating_generator_grad(u, np.empty_like(u))
+
+    def generator_terms(self, u_gen):
+        """c = -log sigma(u) and dc/du."""
+        value, slope = _log_sigmoid(u_gen, 1.0)
+        return -value, -slope
 
 
 class LeastSquares:
@@ -229,6 +264,14 @@ class LeastSquares:
     def generator_grad(self, p_d, p_g, u):
         return 0.5 * (u - 1.0) ** 2
 
+    def discriminator_terms(self, u_data, u_gen):
+        """a = -(u - 1)^2 / 2, b = -u^2 / 2, and their derivatives in u."""
+        return -0.5 * (u_data - 1.0) ** 2, 1.0 - u_data, -0.5 * u_gen ** 2, -u_gen
+
+    def generator_terms(self, u_gen):
+        """c = (u - 1)^2 / 2 and dc/du."""
+        return 0.5 * (u_gen - 1.0) ** 2, u_gen - 1.0
+
 
 class Hinge:
     """Hinge loss (Lim and Ye 2017): D maximizes sum p_d min(0, u - 1) + sum p_g min(0, -u - 1),
@@ -250,6 +293,16 @@ class Hinge:
 
     def generator_grad(self, p_d, p_g, u):
         return -u
+
+    def discriminator_terms(self, u_data, u_gen):
+        """a = min(0, u - 1), b = min(0, -u - 1), and their (sub)derivatives in u (0 at the
+        kinks, as in the exact gradient)."""
+        return (np.minimum(0.0, u_data - 1.0), (u_data < 1.0).astype(np.float64),
+                np.minimum(0.0, -u_gen - 1.0), -(u_gen > -1.0).astype(np.float64))
+
+    def generator_terms(self, u_gen):
+        """c = -u and dc/du = -1."""
+        return -u_gen, np.full_like(u_gen, -1.0)
 
 
 class Wasserstein:
@@ -277,6 +330,14 @@ class Wasserstein:
 
     def generator_grad(self, p_d, p_g, u):
         return -u
+
+    def discriminator_terms(self, u_data, u_gen):
+        """a = u, b = -u, and their derivatives 1 and -1."""
+        return u_data.copy(), np.ones_like(u_data), -u_gen, np.full_like(u_gen, -1.0)
+
+    def generator_terms(self, u_gen):
+        """c = -u and dc/du = -1."""
+        return -u_gen, np.full_like(u_gen, -1.0)
 
 
 @gamesim.hookimpl

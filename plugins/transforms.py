@@ -7,6 +7,13 @@ interpolated, so each of the M - 1 segments carries mass 1 / (M - 1) spread unif
 shorter than a cell h is widened to width h about its midpoint, which is exactly the
 cloud-in-cell deposit of that midpoint: a point mass moves continuously and has a gradient.
 Mass beyond the grid goes to the edge cells and is reported as ``mass_outside``.
+
+Sampled training (``[game] estimator = "sampled"``) uses two more methods of every generator
+here: ``sample(theta, z) -> x``, G_theta at noise points z in (0, 1) (continuous, off the
+grid), and ``sample_vjp(theta, z, g_x) -> g_theta``, d/dtheta of sum g_x * G_theta(z).
+``location_scale`` and ``mlp`` evaluate their formula at z; ``quantile`` and ``point`` are
+piecewise linear through their nodes by definition, so their samples follow the very
+distribution whose cell integrals ``forward`` deposits.
 """
 
 import math
@@ -56,6 +63,70 @@ def _normal_cells_vjp(mu, sigma, lower, h, g):
         d_mu -= w
         d_sigma -= w * z
     return d_mu, d_sigma
+
+
+# Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9),
+# polished by one Halley step on erfc below.
+_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+      1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+      6.680131188771972e+01, -1.328068155288572e+01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+      -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+      3.754408661907416e+00)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def _normal_quantiles(z, out):
+    """Phi^-1(z) for z in (0, 1) (-inf at 0, inf at 1), to about double precision."""
+    for i in range(z.size):
+        p = z[i]
+        if p <= 0.0 or p >= 1.0:
+            out[i] = -math.inf if p <= 0.0 else math.inf
+            continue
+        if p < 0.02425 or p > 0.97575:
+            q = math.sqrt(-2.0 * math.log(p if p < 0.5 else 1.0 - p))
+            x = (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / \
+                ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0)
+            x = x if p < 0.5 else -x
+        else:
+            q = p - 0.5
+            r = q * q
+            x = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / \
+                (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0)
+        # Halley step on e = Phi(x) - p, by erfc on the side of p (exact in both tails)
+        e = (0.5 * math.erfc(-x * INV_SQRT2) - p) if p < 0.5 else ((1.0 - p) - 0.5 * math.erfc(x * INV_SQRT2))
+        u = e * _SQRT2PI * math.exp(0.5 * x * x)
+        out[i] = x - u / (1.0 + 0.5 * x * u)
+    return out
+
+
+@njit(cache=True)
+def _interpolate_nodes(xs, z, out):
+    """The piecewise-linear G through nodes xs at z_j = j / (M - 1), evaluated at z."""
+    last = xs.size - 1
+    for i in range(z.size):
+        t = min(max(z[i], 0.0), 1.0) * last
+        j = min(int(t), last - 1)
+        f = t - j
+        out[i] = (1.0 - f) * xs[j] + f * xs[j + 1]
+    return out
+
+
+@njit(cache=True)
+def _interpolate_nodes_vjp(m, z, g_x, out):
+    """d/dxs of sum g_x * G(z) for :func:`_interpolate_nodes` with m nodes."""
+    last = m - 1
+    out[:] = 0.0
+    for i in range(z.size):
+        t = min(max(z[i], 0.0), 1.0) * last
+        j = min(int(t), last - 1)
+        f = t - j
+        out[j] += (1.0 - f) * g_x[i]
+        out[j + 1] += f * g_x[i]
+    return out
 
 
 @njit(cache=True)
@@ -164,6 +235,17 @@ class _Nodes:
         xs = self.node_values(theta)
         return np.linspace(0.0, 1.0, xs.size), xs
 
+    def sample(self, theta, z):
+        """G_theta(z) at noise points z: the piecewise-linear G through the nodes (sampled
+        training)."""
+        return _interpolate_nodes(self.node_values(theta), z, np.empty_like(z))
+
+    def sample_vjp(self, theta, z, g_x):
+        """d/dtheta of sum g_x * G_theta(z) for :meth:`sample`."""
+        xs = self.node_values(theta)
+        return self.node_values_vjp(theta, _interpolate_nodes_vjp(xs.size, z, g_x,
+                                                                  np.empty_like(xs)))
+
 
 class LocationScale:
     """x = mu + sigma Phi^-1(z): deposits the exact cell integrals of N(mu, sigma^2), so
@@ -205,6 +287,16 @@ class LocationScale:
     def transform(self, theta):
         with np.errstate(over="ignore"):
             return self.z, theta[0] + np.exp(theta[1]) * self.z_normal
+
+    def sample(self, theta, z):
+        """mu + sigma Phi^-1(z) at noise points z (sampled training)."""
+        with np.errstate(over="ignore"):
+            return theta[0] + np.exp(theta[1]) * _normal_quantiles(z, np.empty_like(z))
+
+    def sample_vjp(self, theta, z, g_x):
+        """(sum g_x, sum g_x sigma Phi^-1(z)): d/d(mu, log sigma) of sum g_x * x."""
+        w = _normal_quantiles(z, np.empty_like(z))
+        return np.array([g_x.sum(), math.exp(theta[1]) * float(g_x @ w)])
 
 
 class Quantile(_Nodes):
@@ -266,6 +358,14 @@ class MLP(_Nodes):
 
     def node_values_vjp(self, theta, g_x):
         return network.vjp(self.s, theta, self.hidden, self.activation, g_x)
+
+    def sample(self, theta, z):
+        """The network itself at s = 2z - 1 (not its interpolation through the nodes, which
+        ``forward`` deposits: they differ by O(1 / M^2))."""
+        return network.forward(2.0 * z - 1.0, theta, self.hidden, self.activation)
+
+    def sample_vjp(self, theta, z, g_x):
+        return network.vjp(2.0 * z - 1.0, theta, self.hidden, self.activation, g_x)
 
 
 class Point(_Nodes):
