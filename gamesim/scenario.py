@@ -5,7 +5,6 @@ written; errors name the file, the dotted key, the bad value and what is allowed
 """
 
 import dataclasses
-import math
 import os
 import tomllib
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import plugins as plugin_manager
 from .grid import Grid
-from .params import build, declared as declared_params
+from .params import build
 
 GRID = Grid(-4.0, 4.0, 64)
 FINE_POINTS = 4096  # cells of the grid on which du/dx is compared with finite differences
@@ -57,6 +57,17 @@ def disjoint_masses(n):
     left = np.zeros(n)
     left[: n // 4] = 1.0 / (n // 4)
     return left, left[::-1].copy()
+
+
+def gradient_fd(f, x, eps=1e-6):
+    """Central finite-difference gradient of the scalar function f at x, entry by entry."""
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (f(up) - f(down)) / (2 * eps)
+    return grad
 
 
 def directional_fd(f, x, v, eps):

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -15,6 +16,7 @@ import types
 import numpy as np
 import pytest
 
+from gamesim import plugins
 from gamesim.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,7 +146,7 @@ BUILTINS = {
 def check_plugin_listing(text):
     """Assert ``gamesim plugins`` output lists every built-in with each declared parameter
     and its default; returns the parsed listing."""
-    from gamesim import params, plugins
+    from gamesim import params
 
     listing = parse_plugin_listing(text)
     by_name = {}
@@ -223,3 +225,31 @@ def installed(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     return types.SimpleNamespace(root=root, venv=venv, python=python, purelib=purelib,
                                  gamesim=str(venv / "bin" / "gamesim"))
+
+
+HEADER = """
+import numpy as np
+import gamesim
+"""
+
+
+@pytest.fixture
+def plugin_module(tmp_path, monkeypatch):
+    """``plugin_module(source)`` writes a plugin module (numpy and gamesim imported), loads it as ``-p`` would and returns
+    its name and the module; it is unregistered after the test."""
+    loaded = []
+
+    def load(source):
+        name = "gs_" + re.sub(r"\W", "_", tmp_path.name) + f"_{len(loaded)}"
+        (tmp_path / f"{name}.py").write_text(HEADER + textwrap.dedent(source))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        plugins.load_modules([name])
+        loaded.append(name)
+        return name, sys.modules[name]
+
+    yield load
+    pm = plugins.manager()
+    for name in loaded:
+        pm.unregister(name=name)
+        sys.modules.pop(name, None)
+    plugins._registry = None

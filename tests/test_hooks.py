@@ -4,44 +4,14 @@ keeps one test per hook)."""
 
 import json
 import os
-import re
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 from gamesim import plugins, testing
 
-from conftest import read_run
 
 
-@pytest.fixture
-def plugin_module(tmp_path, monkeypatch):
-    """``plugin_module(source)`` writes a plugin module (numpy and gamesim imported), loads it as ``-p`` would and returns
-    its name and the module; it is unregistered after the test."""
-    loaded = []
-
-    def load(source):
-        name = "gs_" + re.sub(r"\W", "_", tmp_path.name) + f"_{len(loaded)}"
-        (tmp_path / f"{name}.py").write_text(HEADER + textwrap.dedent(source))
-        monkeypatch.syspath_prepend(str(tmp_path))
-        plugins.load_modules([name])
-        loaded.append(name)
-        return name, sys.modules[name]
-
-    yield load
-    pm = plugins.manager()
-    for name in loaded:
-        pm.unregister(name=name)
-        sys.modules.pop(name, None)
-    plugins._registry = None
-
-
-HEADER = """
-import numpy as np
-import gamesim
-"""
 
 
 def registered(plugin_module, kind, source):

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from gamesim import Grid
-from gamesim.params import build
-from gamesim.plugins import registry
+from gamesim import testing
 
 from gamesim_plugins.regularizers import _interpolates
 
@@ -26,24 +25,11 @@ GENERATOR_LOSS = {
 
 
 def make(kind, spec, grid=GRID):
-    plugin, _ = build(registry(), kind, spec, "", kind)
-    if hasattr(plugin, "setup"):
-        plugin.setup(grid)
-    return plugin
+    return testing.make(kind, spec, grid)
 
 
 def normal(mean, std, grid=GRID):
     return make("target", {"kind": "normal", "mean": mean, "std": std}, grid).masses(grid)[0]
-
-
-def central_difference(f, x, eps=1e-6):
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        grad[i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 P_D, P_G = normal(-0.5, 1.0), normal(1.0, 0.6)
@@ -55,10 +41,10 @@ def test_gradients(name):
     u = np.random.default_rng(0).normal(scale=2.0, size=GRID.points)
     u[np.abs(np.abs(u) - 1) < 1e-3] += 0.01  # keep away from the hinge's kinks
     np.testing.assert_allclose(obj.discriminator_grad(P_D, P_G, u),
-                               central_difference(lambda v: -obj.value(P_D, P_G, v), u),
+                               testing.gradient_fd(lambda v: -obj.value(P_D, P_G, v), u),
                                rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(obj.generator_grad(P_D, P_G, u),
-                               central_difference(lambda q: GENERATOR_LOSS[name](q, u), P_G),
+                               testing.gradient_fd(lambda q: GENERATOR_LOSS[name](q, u), P_G),
                                rtol=1e-6, atol=1e-9)
 
 
@@ -127,7 +113,7 @@ def test_penalty_gradients(reg_kind, spec):
     d, psi = disc(spec)
     value, grad = reg.penalty(d, psi, P_D, P_G)
     assert value > 0
-    np.testing.assert_allclose(grad, central_difference(
+    np.testing.assert_allclose(grad, testing.gradient_fd(
         lambda q: reg.penalty(d, q, P_D, P_G)[0], psi), rtol=1e-5, atol=1e-8)
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from gamesim import Grid, scenario
-from gamesim.params import build
-from gamesim.plugins import registry
+from gamesim import testing
 
 from gamesim_plugins.transforms import deposit
 
@@ -16,25 +15,12 @@ COARSE = Grid(-4.0, 4.0, 64)  # h = 0.125: segments span a few cells, edges are 
 
 
 def make(kind, spec, grid=COARSE):
-    plugin, _ = build(registry(), kind, spec, "", kind)
-    if hasattr(plugin, "setup"):
-        plugin.setup(grid)
-    return plugin
-
-
-def central_difference(f, x, eps=1e-6):
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        grad[i] = (f(up) - f(down)) / (2 * eps)
-    return grad
+    return testing.make(kind, spec, grid)
 
 
 def check_generator_vjp(gen, theta, seed=0):
     g = np.random.default_rng(seed).normal(size=COARSE.points)
-    numeric = central_difference(lambda t: g @ gen.forward(t)[0], theta)
+    numeric = testing.gradient_fd(lambda t: g @ gen.forward(t)[0], theta)
     np.testing.assert_allclose(gen.vjp(theta, g), numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -126,10 +112,10 @@ def test_discriminator_vjps(spec):
     disc = make("discriminator", spec)
     psi = disc_params(disc, 3)
     g = np.random.default_rng(4).normal(size=COARSE.points)
-    np.testing.assert_allclose(disc.vjp(psi, g), central_difference(lambda q: g @ disc.forward(q), psi),
+    np.testing.assert_allclose(disc.vjp(psi, g), testing.gradient_fd(lambda q: g @ disc.forward(q), psi),
                                rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(disc.dudx_vjp(psi, g),
-                               central_difference(lambda q: g @ disc.dudx(q), psi),
+                               testing.gradient_fd(lambda q: g @ disc.dudx(q), psi),
                                rtol=1e-5, atol=1e-7)
 
 

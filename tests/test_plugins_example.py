@@ -3,7 +3,6 @@ environment beside gamesim, registers through the ``gamesim`` entry-point group,
 ``gamesim plugins`` with its origin, and a scenario using it runs. GAMESIM_LOAD_PLUGINS and
 GAMESIM_TRACE_PLUGINS are checked against the same installed entry point."""
 
-import json
 import os
 import shutil
 import subprocess

@@ -12,7 +12,6 @@ import textwrap
 import pytest
 
 from conftest import SCENARIOS, parse_plugin_listing, run_subprocess
-from test_hooks import plugin_module  # noqa: F401  (a fixture)
 
 IDEAL = os.path.join(SCENARIOS, "ideal-oracle.toml")
 
@@ -191,7 +190,7 @@ def gamesim_register_distances(register):
     ('metrics.distances=["wide"]', "distance 'wide' (plugin '{m}'): grad(p, q) returned an "
                                    "array of shape (65,)"),
 ])
-def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_scenario,  # noqa: F811
+def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_scenario,
                                                         run_cli, override, message):
     module, _ = plugin_module(SHAPES)
     path = write_scenario("""
@@ -210,7 +209,7 @@ def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_sce
     assert len(result.err.strip().splitlines()) == 1
 
 
-def test_nan_from_a_plugin_is_named_by_the_diverged_status(plugin_module,  # noqa: F811
+def test_nan_from_a_plugin_is_named_by_the_diverged_status(plugin_module,
                                                            run_scenario):
     plugin_module(SHAPES)
     run = run_scenario("""

@@ -1,7 +1,6 @@
 """Sweeps: one run per point, identical results whatever the executor, failures as rows."""
 
 import csv
-import math
 import os
 
 import pytest
