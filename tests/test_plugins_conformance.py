@@ -6,6 +6,7 @@ import os
 import pytest
 
 from gamesim import plugins, testing
+from gamesim.params import declared
 
 from conftest import SCENARIOS
 
@@ -26,7 +27,7 @@ def every_plugin():
 @pytest.mark.parametrize("kind, name", every_plugin(), ids=lambda x: x)
 def test_plugin_conforms(kind, name):
     cls = plugins.registry().lookup(kind, name)
-    required = [p.name for p in testing.declared_params(cls) if p.required]
+    required = [p.name for p in declared(cls) if p.required]
     if required and (kind, name) not in REQUIRED:
         pytest.fail(f"{kind} {name!r} has required parameters {required}: give a minimal "
                     f"table in REQUIRED above")
