@@ -197,6 +197,29 @@ def _build_isolation():
     return []
 
 
+def venv_with(root, folder, layers, timeout=300):
+    """A fresh venv in ``root``/venv seeing the site folders ``layers`` after its own (a .pth
+    file), with ``folder`` pip-installed into it non-editable from a copy in ``root``/source
+    (so the build writes nothing into the working tree); (venv, python, purelib)."""
+    source = root / "source"
+    shutil.copytree(folder, source, ignore=_SKIP)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True,
+                   capture_output=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(purelib, "outer-environment.pth"), "w") as f:
+        f.write("\n".join(layers) + "\n")
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", *_build_isolation(),
+         "--disable-pip-version-check", source],
+        cwd=root, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return venv, python, purelib
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory):
     """gamesim installed NON-editable into a fresh venv (from a copy of the repository, so the
@@ -205,24 +228,9 @@ def installed(tmp_path_factory):
     site folders go on the venv's path after its own (their .pth files, such as an editable
     install's finder, are not run)."""
     root = tmp_path_factory.mktemp("install")
-    source = root / "source"
-    shutil.copytree(REPO, source, ignore=_SKIP)
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True,
-                   capture_output=True, timeout=120)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip()
     outer = [p for p in site.getsitepackages() + [site.getusersitepackages()]
              if os.path.isdir(p)]
-    with open(os.path.join(purelib, "outer-environment.pth"), "w") as f:
-        f.write("\n".join(outer) + "\n")
-    result = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", *_build_isolation(),
-         "--disable-pip-version-check", source],
-        cwd=root, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    venv, python, purelib = venv_with(root, REPO, outer, timeout=600)
     return types.SimpleNamespace(root=root, venv=venv, python=python, purelib=purelib,
                                  gamesim=str(venv / "bin" / "gamesim"))
 

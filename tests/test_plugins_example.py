@@ -4,15 +4,12 @@ environment beside gamesim, registers through the ``gamesim`` entry-point group,
 GAMESIM_TRACE_PLUGINS are checked against the same installed entry point."""
 
 import os
-import shutil
 import subprocess
-import sys
 import types
 
 import pytest
 
-from conftest import REPO, _build_isolation, _SKIP, check_plugin_listing, parse_plugin_listing, \
-    read_run
+from conftest import REPO, check_plugin_listing, parse_plugin_listing, read_run, venv_with
 
 EXAMPLE = os.path.join(REPO, "docs", "example-plugin")
 SCENARIO = os.path.join("scenarios", "triangle-bhattacharyya.toml")
@@ -23,24 +20,10 @@ def example(installed, tmp_path_factory):
     """A fresh venv layered on ``installed`` (gamesim, non-editable) and the test environment's
     packages, with the example package pip-installed into it from a copy of its folder."""
     root = tmp_path_factory.mktemp("example")
-    source = root / "example-plugin"
-    shutil.copytree(EXAMPLE, source, ignore=_SKIP)
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True,
-                   capture_output=True, timeout=120)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip()
     with open(os.path.join(installed.purelib, "outer-environment.pth")) as f:
         outer = f.read().split()
-    with open(os.path.join(purelib, "layers.pth"), "w") as f:
-        f.write("\n".join([installed.purelib, *outer]) + "\n")
-    result = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", *_build_isolation(),
-         "--disable-pip-version-check", source],
-        cwd=root, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    _, python, purelib = venv_with(root, EXAMPLE, [installed.purelib, *outer])
+    source = root / "source"
     return types.SimpleNamespace(root=root, source=source, python=str(python), purelib=purelib)
 
 
