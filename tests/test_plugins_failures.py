@@ -190,10 +190,7 @@ def gamesim_register_distances(register):
     ('metrics.distances=["wide"]', "distance 'wide' (plugin '{m}'): grad(p, q) returned an "
                                    "array of shape (65,)"),
 ])
-def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_scenario,
-                                                        run_cli, override, message):
-    module, _ = plugin_module(SHAPES)
-    path = write_scenario("""
+SMALL = """
         iterations = 5
         [grid]
         points = 64
@@ -202,7 +199,13 @@ def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_sce
         [generator]
         kind = "density"
         optimizer = { kind = "sgd", lr = 0.1 }
-        """)
+"""
+
+
+def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_scenario,
+                                                        run_cli, override, message):
+    module, _ = plugin_module(SHAPES)
+    path = write_scenario(SMALL)
     result = run_cli("validate", path, "--set", override)
     assert result.status == 2, result.out
     assert message.format(m=module) in result.err
@@ -212,15 +215,7 @@ def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_sce
 def test_nan_from_a_plugin_is_named_by_the_diverged_status(plugin_module,
                                                            run_scenario):
     plugin_module(SHAPES)
-    run = run_scenario("""
-        iterations = 5
-        [grid]
-        points = 64
-        [target]
-        kind = "normal"
-        [generator]
-        kind = "density"
-        optimizer = { kind = "sgd", lr = 0.1 }
+    run = run_scenario(SMALL + """
         [game]
         mode = "direct"
         distance = { kind = "explodes" }
