@@ -179,17 +179,6 @@ def gamesim_register_distances(register):
 """
 
 
-@pytest.mark.parametrize("override, message", [
-    ("generator.kind=shifty", "generator 'shifty' (plugin '{m}'): forward(theta) masses returned "
-                              "an array of shape (63,) and dtype float64, expected a float64 "
-                              "array of shape (64,)"),
-    ("generator.kind=pair", "generator 'pair' (plugin '{m}'): forward(theta) returned ndarray, "
-                            "expected a pair (masses, mass_outside)"),
-    ("discriminator.kind=short", "discriminator 'short' (plugin '{m}'): forward(psi) returned "
-                                 "an array of shape (63,)"),
-    ('metrics.distances=["wide"]', "distance 'wide' (plugin '{m}'): grad(p, q) returned an "
-                                   "array of shape (65,)"),
-])
 SMALL = """
         iterations = 5
         [grid]
@@ -202,6 +191,17 @@ SMALL = """
 """
 
 
+@pytest.mark.parametrize("override, message", [
+    ("generator.kind=shifty", "generator 'shifty' (plugin '{m}'): forward(theta) masses returned "
+                              "an array of shape (63,) and dtype float64, expected a float64 "
+                              "array of shape (64,)"),
+    ("generator.kind=pair", "generator 'pair' (plugin '{m}'): forward(theta) returned ndarray, "
+                            "expected a pair (masses, mass_outside)"),
+    ("discriminator.kind=short", "discriminator 'short' (plugin '{m}'): forward(psi) returned "
+                                 "an array of shape (63,)"),
+    ('metrics.distances=["wide"]', "distance 'wide' (plugin '{m}'): grad(p, q) returned an "
+                                   "array of shape (65,)"),
+])
 def test_wrong_shapes_are_named_when_the_scenario_loads(plugin_module, write_scenario,
                                                         run_cli, override, message):
     module, _ = plugin_module(SHAPES)
