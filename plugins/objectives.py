@@ -193,6 +193,7 @@ class Minimax:
         # free; it is kept for the generator_grad call that follows with these very arrays.
         cached_p_d, log_p_d = self._cache[:2]
         if p_d is not cached_p_d:
+            # log p_d, zero masses counted as the smallest double: the oracle against p_g = 1
             log_p_d = _log_ratio_oracle(p_d, np.ones_like(p_d), np.empty_like(p_d))
         u, g = np.empty_like(p_d), np.empty_like(p_d)
         _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
