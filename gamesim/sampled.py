@@ -37,7 +37,7 @@ def streams(seed, iteration):
 class Batches:
     """Draws data and noise batches, and estimates both players' gradients from them."""
 
-    def __init__(self, sc):
+    def __init__(self, sc, players):
         self.sc, self.gen, self.disc = sc, sc.generator, sc.discriminator
         self.objective, self.distance = sc.objective, sc.distance
         s = sc.sampling
@@ -47,8 +47,8 @@ class Batches:
         self.cdf = np.cumsum(sc.p_data)
         self.cdf /= self.cdf[-1]
         self.draw = getattr(sc.target, "draw", None)
-        self.gen_name = f"generator {self.gen.name!r}"
-        self.disc_name = None if self.disc is None else f"discriminator {self.disc.name!r}"
+        self.gen_name, self.disc_name = players.gen_label, players.disc_label
+        self.g_grad_name = players.g_grad_label
 
     def data(self, rng):
         """m data points: the target's own ``draw(rng, m)`` if it has one, else cell centres
@@ -73,8 +73,7 @@ class Batches:
         """(sample distance, its gradient in theta)."""
         value, g_y = self.distance.sample_value_grad(x, self.samples(theta, z), self.unbiased)
         g = self.gen.sample_vjp(theta, z, g_y)
-        return value, _check(g, "generator gradient",
-                             f"{self.gen_name} (distance {self.distance.name!r})")
+        return value, _check(g, "generator gradient", self.g_grad_name)
 
     def discriminator(self, theta, psi, x, z):
         """(batch estimate of V_D, D's descent direction d(-V_D)/dpsi)."""
@@ -91,8 +90,7 @@ class Batches:
         c, dc = self.objective.generator_terms(self.disc.forward_at(psi, y))
         g_y = dc * self.disc.dudx_at(psi, y) / y.size
         g = self.gen.sample_vjp(theta, z, g_y)
-        return c.mean(), _check(g, "generator gradient",
-                                f"{self.gen_name} (objective {self.objective.name!r})")
+        return c.mean(), _check(g, "generator gradient", self.g_grad_name)
 
     def value(self, state):
         """[batch_value]: the batch estimate at a state, from the very batch (the first one
@@ -116,7 +114,7 @@ def run(sc, progress=None):
     """Simulate sampled scenario ``sc``; returns a :class:`gamesim.engine.Result`."""
     start = time.perf_counter()
     players = _Players(sc)
-    batches = Batches(sc)
+    batches = Batches(sc, players)
     observers, theta, psi = start_run(sc)
     steps = Steps(sc, players, theta, psi)
     recorder = Recorder(sc, players, observers, theta, psi, (["batch_value"], batches.value))

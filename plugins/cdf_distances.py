@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import filled
 
 
 @njit(cache=True)
@@ -35,7 +36,6 @@ def _suffix_sum(per_edge, out):
     for j in range(per_edge.size - 1, -1, -1):
         tail += per_edge[j]
         out[j] = tail
-    return out
 
 
 @njit(cache=True)
@@ -45,7 +45,6 @@ def _cdf_gaps(p, q, out):
     for i in range(p.size):
         gap += q[i] - p[i]
         out[i] = gap
-    return out
 
 
 @njit(cache=True)
@@ -54,7 +53,6 @@ def _w1_per_edge(gaps, h):
     for i in range(gaps.size):
         g = gaps[i]
         gaps[i] = 0.0 if g == 0.0 else math.copysign(h, g)
-    return gaps
 
 
 @njit(cache=True)
@@ -67,7 +65,6 @@ def _ks_grad(gaps, out):
     s = 0.0 if gaps[arg] == 0.0 else math.copysign(1.0, gaps[arg])
     for j in range(out.size):
         out[j] = s if j <= arg else 0.0
-    return out
 
 
 @njit(cache=True)
@@ -113,7 +110,6 @@ def _w2_squared_per_edge(p, q, h, out):
             fp += p[k]
         out[i] = 2.0 * h * h * (k - i - 0.5)
     out[n - 1] = 0.0
-    return out
 
 
 @njit(cache=True)
@@ -142,7 +138,7 @@ class _CDF:
         self.h = grid.h
 
     def _gaps(self, p, q):
-        return _cdf_gaps(p, q, np.empty_like(q))
+        return filled(_cdf_gaps, p, q)
 
 
 class W1(_CDF):
@@ -155,8 +151,9 @@ class W1(_CDF):
         return self.h * float(np.abs(self._gaps(p, q)).sum())
 
     def grad(self, p, q):
-        per_edge = _w1_per_edge(self._gaps(p, q), self.h)
-        return _suffix_sum(per_edge, np.empty_like(q))
+        per_edge = self._gaps(p, q)
+        _w1_per_edge(per_edge, self.h)
+        return filled(_suffix_sum, per_edge)
 
     def sample_value_grad(self, x, y, unbiased=True):
         """(W1 of the two empirical distributions, its gradient in y); ``unbiased`` is
@@ -181,12 +178,10 @@ class W2(_CDF):
 
     def grad(self, p, q):
         w2 = self.value(p, q)
-        out = np.empty_like(q)
         if w2 == 0.0:
-            out[:] = 0.0
-            return out
-        per_edge = _w2_squared_per_edge(p, q, self.h, np.empty_like(q))
-        return _suffix_sum(per_edge, out) / (2.0 * w2)
+            return np.zeros(q.size)
+        per_edge = filled(_w2_squared_per_edge, p, q, self.h)
+        return filled(_suffix_sum, per_edge) / (2.0 * w2)
 
 
 class Energy(_CDF):
@@ -202,7 +197,7 @@ class Energy(_CDF):
         return self.factor * self.h * float(gaps @ gaps)
 
     def grad(self, p, q):
-        return _suffix_sum(2.0 * self.factor * self.h * self._gaps(p, q), np.empty_like(q))
+        return filled(_suffix_sum, 2.0 * self.factor * self.h * self._gaps(p, q))
 
     def sample_value_grad(self, x, y, unbiased=True):
         """(estimate, its gradient in y) of (factor / 2)(2 E|X - Y| - E|X - X'| - E|Y - Y'|)
@@ -248,7 +243,7 @@ class KS(_CDF):
         return float(np.abs(self._gaps(p, q)).max())
 
     def grad(self, p, q):
-        return _ks_grad(self._gaps(p, q), np.empty_like(q))
+        return filled(_ks_grad, self._gaps(p, q))
 
 
 @gamesim.hookimpl

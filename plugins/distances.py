@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import filled
 
 
 @njit(cache=True)
@@ -47,7 +48,6 @@ def _js_grad(p, q, out):
             out[i] = -math.inf
         else:
             out[i] = 0.5 * math.log(2.0 * q[i] / (p[i] + q[i]))
-    return out
 
 
 @njit(cache=True)
@@ -69,7 +69,6 @@ def _kl_grad(p, q, out):
             out[i] = 0.0
         else:
             out[i] = -p[i] / q[i] if q[i] > 0.0 else -math.inf
-    return out
 
 
 @njit(cache=True)
@@ -82,7 +81,6 @@ def _reverse_kl_grad(p, q, out):
             out[i] = -math.inf
         else:
             out[i] = math.log(q[i]) - math.log(p[i]) + 1.0
-    return out
 
 
 @njit(cache=True)
@@ -98,7 +96,6 @@ def _tv_grad(p, q, out):
     for i in range(p.size):
         d = q[i] - p[i]
         out[i] = 0.0 if d == 0.0 else math.copysign(0.5, d)
-    return out
 
 
 @njit(cache=True)
@@ -120,7 +117,6 @@ def _hellinger_grad(p, q, out):
             out[i] = -math.inf
         else:
             out[i] = 0.5 * (1.0 - math.sqrt(p[i] / q[i]))
-    return out
 
 
 @njit(cache=True)
@@ -146,7 +142,6 @@ def _chi2_grad(p, q, out):
         else:
             r = p[i] / q[i]
             out[i] = 1.0 - r * r
-    return out
 
 
 class JS:
@@ -160,7 +155,7 @@ class JS:
         return _js(p, q)
 
     def grad(self, p, q):
-        return _js_grad(p, q, np.empty_like(q))
+        return filled(_js_grad, p, q)
 
 
 class KL:
@@ -173,7 +168,7 @@ class KL:
         return _kl(p, q)
 
     def grad(self, p, q):
-        return _kl_grad(p, q, np.empty_like(q))
+        return filled(_kl_grad, p, q)
 
 
 class ReverseKL:
@@ -187,7 +182,7 @@ class ReverseKL:
         return _kl(q, p)
 
     def grad(self, p, q):
-        return _reverse_kl_grad(p, q, np.empty_like(q))
+        return filled(_reverse_kl_grad, p, q)
 
 
 class TV:
@@ -200,7 +195,7 @@ class TV:
         return _tv(p, q)
 
     def grad(self, p, q):
-        return _tv_grad(p, q, np.empty_like(q))
+        return filled(_tv_grad, p, q)
 
 
 class Hellinger:
@@ -214,7 +209,7 @@ class Hellinger:
         return _hellinger(p, q)
 
     def grad(self, p, q):
-        return _hellinger_grad(p, q, np.empty_like(q))
+        return filled(_hellinger_grad, p, q)
 
 
 class Chi2:
@@ -228,7 +223,7 @@ class Chi2:
         return _chi2(p, q)
 
     def grad(self, p, q):
-        return _chi2_grad(p, q, np.empty_like(q))
+        return filled(_chi2_grad, p, q)
 
 
 @gamesim.hookimpl

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import filled
 
 # The direct O(N^2) product is faster below about this many cells (2 cores, NumPy's
 # pocketfft; crossover measured between 128 and 192 with benchmarks/bench_mmd.py --crossover).
@@ -29,7 +30,7 @@ FFT_FROM = 160
 
 
 @njit(cache=True)
-def _toeplitz_matvec(c, v, out):
+def _toeplitz_matvec(v, c, out):
     """out_i = sum_j c_{|i - j|} v_j."""
     n = v.size
     for i in range(n):
@@ -39,7 +40,6 @@ def _toeplitz_matvec(c, v, out):
         for j in range(i + 1, n):
             acc += c[j - i] * v[j]
         out[i] = acc
-    return out
 
 
 KERNEL_CODES = {"gaussian": 0, "laplacian": 1, "energy": 2}
@@ -142,7 +142,7 @@ class MMD:
     def apply_kernel(self, v):
         """K v, v a vector of N cell values."""
         if not self.use_fft:
-            return _toeplitz_matvec(self.c, v, np.empty_like(v))
+            return filled(_toeplitz_matvec, v, self.c)
         return np.fft.irfft(np.fft.rfft(v, self.length) * self.spectrum, self.length)[:v.size]
 
     def value(self, p, q):

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import log1
+from gamesim.fastmath import filled, log1
 
 
 @njit(cache=True)
@@ -56,7 +56,6 @@ def _log_ratio_oracle(p_d, p_g, out):
         else:
             out[i] = (math.log(p_d[i]) if p_d[i] > 0.0 else _LOG_TINY) - \
                 (math.log(p_g[i]) if p_g[i] > 0.0 else _LOG_TINY)
-    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -76,7 +75,6 @@ def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
         u[i] = log_p_d[i] - log_g  # 0 where both are 0: both logs are _LOG_TINY
         grad = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
         g[i] = both_zero if total == 0.0 else grad
-    return u
 
 
 @njit(cache=True)
@@ -96,7 +94,6 @@ def _logistic_discriminator_grad(p_d, p_g, u, out):
     """d(-V)/du = p_g sigma(u) - p_d sigma(-u)."""
     for i in range(u.size):
         out[i] = p_g[i] * _sigmoid(u[i]) - p_d[i] * _sigmoid(-u[i])
-    return out
 
 
 @njit(cache=True)
@@ -104,7 +101,6 @@ def _minimax_generator_grad(u, out):
     """d/dp_g of sum p_g log(1 - sigma(u)) = -softplus(u)."""
     for i in range(u.size):
         out[i] = -_softplus(u[i])
-    return out
 
 
 @njit(cache=True)
@@ -112,7 +108,6 @@ def _nonsaturating_generator_grad(u, out):
     """d/dp_g of -sum p_g log sigma(u) = softplus(-u)."""
     for i in range(u.size):
         out[i] = _softplus(-u[i])
-    return out
 
 
 @njit(cache=True)
@@ -122,11 +117,12 @@ def _log_sigmoid_terms(u, sign, value, slope):
         t = sign * u[i]
         value[i] = -_softplus(-t)
         slope[i] = sign * _sigmoid(-t)
-    return value, slope
 
 
 def _log_sigmoid(u, sign):
-    return _log_sigmoid_terms(u, sign, np.empty_like(u), np.empty_like(u))
+    value, slope = np.empty(u.size), np.empty(u.size)
+    _log_sigmoid_terms(u, sign, value, slope)
+    return value, slope
 
 
 @njit(cache=True)
@@ -135,7 +131,6 @@ def _least_squares_oracle(p_d, p_g, out):
     for i in range(p_d.size):
         total = p_d[i] + p_g[i]
         out[i] = p_d[i] / total if total > 0.0 else 0.5
-    return out
 
 
 @njit(cache=True)
@@ -159,7 +154,6 @@ def _hinge_discriminator_grad(p_d, p_g, u, out):
     """d(-V)/du = -p_d [u < 1] + p_g [u > -1] (the subgradient 0 at the kinks)."""
     for i in range(u.size):
         out[i] = (p_g[i] if u[i] > -1.0 else 0.0) - (p_d[i] if u[i] < 1.0 else 0.0)
-    return out
 
 
 @njit(cache=True)
@@ -174,7 +168,6 @@ def _kantorovich_potential(p_d, p_g, h, out):
     mean = total / p_d.size
     for i in range(p_d.size):
         out[i] -= mean
-    return out
 
 
 class Minimax:
@@ -194,8 +187,8 @@ class Minimax:
         cached_p_d, log_p_d = self._cache[:2]
         if p_d is not cached_p_d:
             # log p_d, zero masses counted as the smallest double: the oracle against p_g = 1
-            log_p_d = _log_ratio_oracle(p_d, np.ones_like(p_d), np.empty_like(p_d))
-        u, g = np.empty_like(p_d), np.empty_like(p_d)
+            log_p_d = filled(_log_ratio_oracle, p_d, np.ones_like(p_d))
+        u, g = np.empty(p_d.size), np.empty(p_d.size)
         _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
         self._cache = (p_d, log_p_d, p_g, u, g)
         return u
@@ -211,11 +204,11 @@ class Minimax:
         return _logistic_value(p_d, p_g, u)
 
     def discriminator_grad(self, p_d, p_g, u):
-        return _logistic_discriminator_grad(p_d, p_g, u, np.empty_like(u))
+        return filled(_logistic_discriminator_grad, p_d, p_g, u)
 
     def generator_grad(self, p_d, p_g, u):
         cached = self._cached_generator_grad(p_d, p_g, u)
-        return cached if cached is not None else _minimax_generator_grad(u, np.empty_like(u))
+        return cached if cached is not None else filled(_minimax_generator_grad, u)
 
     def discriminator_terms(self, u_data, u_gen):
         """a = log sigma(u) at data points, b = log(1 - sigma(u)) at generated ones, and
@@ -236,7 +229,7 @@ class Nonsaturating(Minimax):
 
     def generator_grad(self, p_d, p_g, u):
         cached = self._cached_generator_grad(p_d, p_g, u)
-        return cached if cached is not None else _nonsaturating_generator_grad(u, np.empty_like(u))
+        return cached if cached is not None else filled(_nonsaturating_generator_grad, u)
 
     def generator_terms(self, u_gen):
         """c = -log sigma(u) and dc/du."""
@@ -254,7 +247,7 @@ class LeastSquares:
     equilibrium = -0.25
 
     def oracle(self, p_d, p_g):
-        return _least_squares_oracle(p_d, p_g, np.empty_like(p_d))
+        return filled(_least_squares_oracle, p_d, p_g)
 
     def value(self, p_d, p_g, u):
         return _least_squares_value(p_d, p_g, u)
@@ -290,7 +283,7 @@ class Hinge:
         return _hinge_value(p_d, p_g, u)
 
     def discriminator_grad(self, p_d, p_g, u):
-        return _hinge_discriminator_grad(p_d, p_g, u, np.empty_like(u))
+        return filled(_hinge_discriminator_grad, p_d, p_g, u)
 
     def generator_grad(self, p_d, p_g, u):
         return -u
@@ -321,7 +314,7 @@ class Wasserstein:
         self.h = grid.h
 
     def oracle(self, p_d, p_g):
-        return _kantorovich_potential(p_d, p_g, self.h, np.empty_like(p_d))
+        return filled(_kantorovich_potential, p_d, p_g, self.h)
 
     def value(self, p_d, p_g, u):
         return float((p_d - p_g) @ u)

@@ -100,3 +100,20 @@ def test_summary_fields(run_scenario):
     assert s["versions"]["gamesim"] == gamesim.__version__
     assert s["versions"]["numpy"] == np.__version__ and s["versions"]["numba"] == numba.__version__
     assert s["final"]["value"] == pytest.approx(-LOG4 + 2 * s["final"]["js"], abs=1e-9)
+
+
+@pytest.mark.parametrize("size", [1, 5, 512, 1003])
+def test_divergence_check_finds_the_first_non_finite_entry(size):
+    from gamesim.engine import _first_bad
+
+    x = np.linspace(-1.0, 1.0, size)
+    assert _first_bad(x, False) == -1
+    x[size // 2] = -np.inf
+    assert _first_bad(x, True) == -1  # a logit of -inf is a zero mass
+    assert _first_bad(x, False) == size // 2
+    for bad in (np.nan, -np.nan, np.inf):
+        y = x.copy()
+        y[-1] = bad
+        assert _first_bad(y, True) == size - 1
+        y[0] = bad
+        assert _first_bad(y, True) == 0

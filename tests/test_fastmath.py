@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from gamesim.fastmath import exp_into, log_into
+from gamesim.fastmath import exp_into, filled, log_into, max_of, sum_of
 
 LD = np.longdouble
 if np.finfo(LD).nmant < 63:  # pragma: no cover - not x86_64 / long double is float64
@@ -201,3 +201,38 @@ def test_callable_from_njit():
     v = np.random.default_rng(5).normal(size=257) * 30.0
     p = shifted_exp(v, v.max(), np.empty_like(v))
     np.testing.assert_allclose(p, np.exp(v - v.max()), rtol=3e-16, atol=0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 1001])
+def test_sum_and_max_in_four_chains(n):
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n) * rng.choice([1e-3, 1.0, 1e3], size=n)
+    # any summation order is within n eps sum |x| of the exact sum
+    assert abs(sum_of(x) - math.fsum(x)) <= n * 2.0 ** -53 * np.abs(x).sum()
+    assert max_of(x) == (x.max() if n else -math.inf)
+    if n >= 4:
+        # the order is fixed by the code: residues first, then ((s0 + s1) + (s2 + s3))
+        tail = n - n % 4
+        parts = [x[k:tail:4].tolist() for k in range(4)]
+        chains = [0.0] * 4
+        for k in range(4):
+            for v in parts[k]:
+                chains[k] += v
+        for v in x[tail:]:
+            chains[0] += v
+        assert sum_of(x) == (chains[0] + chains[1]) + (chains[2] + chains[3])
+
+
+def test_max_keeps_infinities():
+    assert max_of(np.array([-math.inf, -math.inf])) == -math.inf
+    assert max_of(np.array([1.0, -math.inf, math.inf, 2.0, 0.0])) == math.inf
+    assert sum_of(np.array([1.0, math.inf, 2.0, 3.0, 4.0])) == math.inf
+
+
+def test_filled_makes_and_returns_the_output():
+    @njit
+    def add(a, b, out):
+        for i in range(a.size):
+            out[i] = a[i] + b
+    out = filled(add, np.arange(3.0), 0.5)
+    assert out.tolist() == [0.5, 1.5, 2.5] and out.dtype == np.float64

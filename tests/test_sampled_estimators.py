@@ -76,7 +76,7 @@ def test_u_statistic_mmd_is_unbiased_for_the_grid_mmd(write_scenario, kernel):
     sc = load(write_scenario, DIRECT, points=512, batch=BATCH, statistic="unbiased")
     sc.distance.kernel = kernel
     sc.distance.setup(sc.grid)
-    batches, theta = sampled.Batches(sc), initial_theta(sc)
+    batches, theta = sampled.Batches(sc, engine._Players(sc)), initial_theta(sc)
     q, _ = sc.generator.forward(theta)
     exact = sc.distance.value(sc.p_data, q)
     u_stats, v_minus_u = [], []
@@ -106,7 +106,7 @@ def test_sample_energy_distance_is_unbiased_for_the_grid_energy(write_scenario):
     from gamesim_plugins.cdf_distances import Energy
     energy = Energy()
     energy.setup(sc.grid)
-    batches, theta = sampled.Batches(sc), initial_theta(sc)
+    batches, theta = sampled.Batches(sc, engine._Players(sc)), initial_theta(sc)
     q, _ = sc.generator.forward(theta)
     exact = energy.value(sc.p_data, q)
     values = []
@@ -128,7 +128,8 @@ def test_mean_sampled_gradients_equal_the_exact_ones(write_scenario, objective, 
     """For fixed players, the mean batch gradient of each player is the exact one."""
     sc = load(write_scenario, ADVERSARIAL, points=2048, batch=64, disc=disc,
               disc_keys=DISCRIMINATORS[disc], objective=objective)
-    players, batches = engine._Players(sc), sampled.Batches(sc)
+    players = engine._Players(sc)
+    batches = sampled.Batches(sc, players)
     _, theta, psi = engine.start_run(sc)
     p_g, _, u = players.at(theta, psi)
     exact_g, exact_d = players.g_grad(theta, p_g, u), players.d_grad(psi, p_g, u)
