@@ -85,6 +85,14 @@ class _Diverged(Exception):
         self.quantity, self.plugin, self.index = quantity, plugin, index  # index -1: a scalar
 
 
+@njit(cache=True, error_model="numpy")
+def _copy_checked(x, out, allow_neg_inf):
+    """out[:] = x, and the index of the first non-finite entry of x as _first_bad gives it."""
+    for i in range(x.size):
+        out[i] = x[i]
+    return _first_bad(x, allow_neg_inf)
+
+
 def _check(x, quantity, plugin, allow_neg_inf=False):
     i = _first_bad(x, allow_neg_inf)
     if i >= 0:
@@ -205,8 +213,9 @@ def start_run(sc):
 
 
 class Steps:
-    """Both players' optimizers and their state; each step is checked for divergence (and D's
-    parameters projected by a regularizer that projects)."""
+    """Both players' optimizers and their state. D's steps are checked for divergence (and its
+    parameters projected by a regularizer that projects); G's parameters are checked as the
+    next iteration copies them (:meth:`saved_theta`), one pass for both."""
 
     def __init__(self, sc, players, theta, psi):
         self.players, self.gopt, self.dopt = players, sc.generator_optimizer, sc.discriminator_optimizer
@@ -221,9 +230,17 @@ class Steps:
             self.dopt_label = f"optimizer {self.dopt.name!r}"
 
     def gen(self, theta, g):
-        theta = self.gopt.step(theta, g, self.gstate)
-        return _check(theta, "generator parameters", self.gopt_label,
-                      allow_neg_inf=self.logit_params)
+        return self.gopt.step(theta, g, self.gstate)
+
+    def saved_theta(self, theta, iteration):
+        """A copy of theta, which the generator's optimizer (its init_params at iteration 0)
+        must have left finite: the optimizer may step theta in place, so a State keeps a copy."""
+        saved = np.empty(theta.size)
+        i = _copy_checked(theta, saved, self.logit_params)
+        if i >= 0:
+            raise _Diverged("generator parameters",
+                            self.gopt_label if iteration else self.players.gen_label, i)
+        return saved
 
     def disc(self, psi, g):
         psi = self.dopt.step(psi, g, self.dstate)
@@ -337,7 +354,7 @@ def _norm_of(gradient, *args):
         return math.inf
 
 
-def iterate(sc, players, recorder, theta, psi, update, progress, start, eager):
+def iterate(sc, players, steps, recorder, theta, psi, update, progress, start, eager):
     """The loop both estimators share: each iteration's state is recorded and snapshotted as
     due, the stop condition checked, then ``update(state, theta, psi) -> (theta, psi)`` makes
     the iteration's steps. A non-finite number ends the run as 'diverged', keeping what was
@@ -347,17 +364,20 @@ def iterate(sc, players, recorder, theta, psi, update, progress, start, eager):
     state = None  # the last state known to be finite
     updating = False
     it = 0
+    last, record_every, snapshot_set = sc.iterations, sc.record_every, recorder.snapshot_set
     try:
-        for it in range(sc.iterations + 1):
+        for it in range(last + 1):
             updating = False
+            saved_theta = steps.saved_theta(theta, it)
             exact = None
             if eager:
                 exact = players.at(theta, psi)
-                recorder.max_outside = max(recorder.max_outside, exact[1])
-            state = State(it, theta.copy(), None if psi is None else psi.copy(), players.at, exact)
-            if it % sc.record_every == 0 or it == sc.iterations:
+                if exact[1] > recorder.max_outside:
+                    recorder.max_outside = exact[1]
+            state = State(it, saved_theta, None if psi is None else psi.copy(), players.at, exact)
+            if it % record_every == 0 or it == last:
                 recorder.record(state)
-            if it in recorder.snapshot_set:
+            if it in snapshot_set:
                 recorder.snapshot(state)
             if sc.stop is not None and recorder.last_recorded == it and \
                     recorder.rows[-1][recorder.columns.index(sc.stop[0])] < sc.stop[1]:
@@ -365,7 +385,7 @@ def iterate(sc, players, recorder, theta, psi, update, progress, start, eager):
                 break
             if progress is not None and it % 256 == 0:
                 progress(it)
-            if it == sc.iterations:
+            if it == last:
                 break
             updating = True
             theta, psi = update(state, theta, psi)
@@ -398,7 +418,7 @@ def run(sc, progress=None):
     observers, theta, psi = start_run(sc)
     steps = Steps(sc, players, theta, psi)
     recorder = Recorder(sc, players, observers, theta, psi)
-    return iterate(sc, players, recorder, theta, psi, _exact_update(sc, players, steps),
+    return iterate(sc, players, steps, recorder, theta, psi, _exact_update(sc, players, steps),
                    progress, start, eager=True)
 
 

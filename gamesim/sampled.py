@@ -150,4 +150,4 @@ def run(sc, progress=None):
         psi = steps.disc(psi, g_psi)
         return steps.gen(theta, g_theta), psi
 
-    return iterate(sc, players, recorder, theta, psi, update, progress, start, eager=False)
+    return iterate(sc, players, steps, recorder, theta, psi, update, progress, start, eager=False)

@@ -117,3 +117,16 @@ def test_divergence_check_finds_the_first_non_finite_entry(size):
         assert _first_bad(y, True) == size - 1
         y[0] = bad
         assert _first_bad(y, True) == 0
+
+
+def test_non_finite_initial_parameters_are_the_generators(write_scenario, monkeypatch):
+    from gamesim import engine, scenario
+
+    sc = scenario.load(write_scenario("iterations = 5\n" + MINIMAL))
+    theta = np.zeros(sc.grid.points)
+    theta[7] = np.nan
+    monkeypatch.setattr(sc.generator, "init_params", lambda rng: theta, raising=False)
+    result = engine.run(sc)
+    assert result.status == "diverged" and result.rows == []
+    assert result.failure == {"quantity": "generator parameters", "plugin": "generator 'density'",
+                              "iteration": 0, "index": 7}
