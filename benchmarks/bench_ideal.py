@@ -3,18 +3,19 @@
 The game: free density generator (softmax logits), oracle discriminator u* = log p_d - log p_g,
 minimax generator gradient -softplus(u), a mirror step with lr 0.5 (lr = 1 would allow the
 algebraic shortcut p <- (p + p_d)/2). gamesim's time is its whole engine loop (plugin calls
-included, recording only at the ends). Prints medians of several repeats and the ratio
-NumPy / gamesim (> 1 means gamesim is faster).
+included, recording only at the ends). Prints medians of several interleaved repeats and the
+median and range of the ratios NumPy / gamesim of each pair (> 1 means gamesim is faster).
 
-    python benchmarks/bench_ideal.py [--sizes 512 8192 65536] [--repeats 7]
+    python benchmarks/bench_ideal.py [--sizes 512 8192 65536] [--repeats 9]
 """
 
 import argparse
+import statistics
 import sys
 
 import numpy as np
 
-from common import IDEAL_GAME, load_scenario, median_seconds
+from common import IDEAL_GAME, load_scenario, seconds
 
 from gamesim import engine
 
@@ -41,19 +42,23 @@ def numpy_loop(p_d, theta, iterations, lr):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192, 65536])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
-    print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}")
+    print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}  range")
     for n in args.sizes:
         iterations = max(50, 2_000_000 // n)
         sc = load_scenario(SCENARIO.format(case="ideal", iterations=iterations, points=n,
                                            lr=0.5))
         engine.run(sc)  # compile and warm up
         theta0 = np.log(sc.generator.init.masses(sc.grid)[0])
-        t_np = median_seconds(lambda: numpy_loop(sc.p_data, theta0.copy(), iterations, 0.5), args.repeats)
-        t_gs = median_seconds(lambda: engine.run(sc), args.repeats)
-        print(f"{n:>7} {iterations:>6} {1e6 * t_np / iterations:>12.2f} "
-              f"{1e6 * t_gs / iterations:>14.2f} {t_np / t_gs:>6.2f}")
+        t_np, t_gs = [], []
+        for _ in range(args.repeats):  # interleaved, so a busy neighbour slows both alike
+            t_np.append(seconds(lambda: numpy_loop(sc.p_data, theta0.copy(), iterations, 0.5)))
+            t_gs.append(seconds(lambda: engine.run(sc)))
+        ratios = sorted(a / b for a, b in zip(t_np, t_gs))
+        print(f"{n:>7} {iterations:>6} {1e6 * statistics.median(t_np) / iterations:>12.2f} "
+              f"{1e6 * statistics.median(t_gs) / iterations:>14.2f} "
+              f"{statistics.median(ratios):>6.2f}  {ratios[0]:.2f}-{ratios[-1]:.2f}")
     return 0
 
 

@@ -26,14 +26,16 @@ snapshots = 1
 """
 
 
+def seconds(fn):
+    """Wall time of one call of ``fn()``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def median_seconds(fn, repeats):
     """Median wall time of ``repeats`` calls of ``fn()``: shared machines are noisy."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(fn) for _ in range(repeats))
 
 
 def load_scenario(text):
