@@ -2,8 +2,9 @@
 
 The game is scenarios/mlp-gan.toml's (MLP generator, 16 tanh units, M = 257 nodes, against an
 MLP discriminator, 16 tanh units, on [-6, 6]; alternating schedule, 1 discriminator step, adam
-with lr 0.005 and beta1 0.5 for both) with the minimax objective (mlp-gan.toml plays the non-saturating one, whose generator
-gradient softplus(-u) costs the same), at several grid sizes N.
+with lr 0.005 and beta1 0.5 for both) with the minimax objective (mlp-gan.toml plays the
+non-saturating one, whose generator gradient softplus(-u) costs the same), at several grid
+sizes N.
 
 gamesim's time is its whole engine loop (plugin calls included, recording only at the ends).
 The NumPy loop is a straightforward vectorized implementation of the same iteration:
@@ -22,15 +23,18 @@ iteration (psi does not change in between), as anyone writing the loop by hand w
 Before timing, the NumPy loop is checked against gamesim's trajectory from the same initial
 parameters (the timed game's, and a start that exercises every branch of the deposit: segments
 running backwards, widened ones, mass beyond the grid): after --check iterations masses,
-discriminator outputs and parameters must agree to 1e-10 (the script stops otherwise). After
-one iteration masses and theta agree bit for bit and psi to 1e-16 (BLAS reductions); the
-rounding differences then grow with the iterations, the faster the finer the grid (a cell mass
-moves by dx / h when a node moves by dx): about 1e-13 after 10 iterations at N = 65536, 1e-11
-in the parameters after 25.
+discriminator outputs and parameters must agree to 1e-10 (the script stops otherwise). The two
+round differently (gamesim's Numba kernels compute tanh from one exp per block of evenly spaced
+inputs and sum in their own order, see plugins/network.py; NumPy calls np.tanh and BLAS), so
+after one iteration everything agrees to a few 1e-16, not bit for bit; the differences then
+grow with the iterations, the faster the finer the grid (a cell mass moves by dx / h when a
+node moves by dx): about 1e-13 after 10 iterations at N = 65536, 1e-10 in the parameters
+(1e-8 in the masses) after 25.
 
-Each grid size runs in a fresh process, as `gamesim run` would: an N x H temporary of 128 KiB
-or more (N >= 1024) is served by mmap and page-faulted afresh until the allocator has once
-freed a larger block, so timings in one long process would depend on the sizes run before.
+Each grid size runs in a fresh process, as `gamesim run` would: the NumPy loop's N x H
+temporaries of 128 KiB or more (N >= 1024) are served by mmap and page-faulted afresh until the
+allocator has once freed a larger block, so timings in one long process would depend on the
+sizes run before (gamesim allocates no N x H temporaries and recycles its kept activations).
 Prints medians of several repeats (interleaved) and the ratio NumPy / gamesim (> 1 means
 gamesim is faster).
 
