@@ -47,12 +47,11 @@ import os
 import subprocess
 import statistics
 import sys
-import time
 
 import numpy as np
 
 import gamesim
-from common import load_scenario as load_scenario_text
+from common import load_scenario as load_scenario_text, seconds
 
 from gamesim import engine
 from gamesim import plugins as plugin_manager
@@ -298,12 +297,6 @@ def verify(points, iterations, seed=0, init_scale=1.0):
 
 
 # ---------------------------------------------------------------- timing
-
-def seconds(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
 
 def measure(n, args):
     """Check the trajectories at n cells, then time both; a dict of the figures."""

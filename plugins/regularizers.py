@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import filled
 
 
 @njit(cache=True)
@@ -40,7 +41,6 @@ def _interpolates(p_d, p_g, out):
     for k in range(n):
         running += ramp[k]
         out[k] += running
-    return out
 
 
 class _SquaredSlope:
@@ -94,7 +94,7 @@ class GradientPenalty:
 
     def interpolates(self, p_d, p_g):
         if self._cached[0] is None or not np.array_equal(self._cached[0], p_g):
-            self._cached = (p_g.copy(), _interpolates(p_d, p_g, np.empty_like(p_g)))
+            self._cached = (p_g.copy(), filled(_interpolates, p_d, p_g))
         return self._cached[1]
 
     def penalty(self, disc, psi, p_d, p_g):

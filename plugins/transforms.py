@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
+from gamesim.fastmath import filled
 
 from . import network
 
@@ -100,11 +101,10 @@ def _normal_quantiles(z, out):
         e = (0.5 * math.erfc(-x * INV_SQRT2) - p) if p < 0.5 else ((1.0 - p) - 0.5 * math.erfc(x * INV_SQRT2))
         u = e * _SQRT2PI * math.exp(0.5 * x * x)
         out[i] = x - u / (1.0 + 0.5 * x * u)
-    return out
 
 
 @njit(cache=True)
-def _interpolate_nodes(xs, z, out):
+def _interpolate_nodes(z, xs, out):
     """The piecewise-linear G through nodes xs at z_j = j / (M - 1), evaluated at z."""
     last = xs.size - 1
     for i in range(z.size):
@@ -112,13 +112,12 @@ def _interpolate_nodes(xs, z, out):
         j = min(int(t), last - 1)
         f = t - j
         out[i] = (1.0 - f) * xs[j] + f * xs[j + 1]
-    return out
 
 
 @njit(cache=True)
-def _interpolate_nodes_vjp(m, z, g_x, out):
-    """d/dxs of sum g_x * G(z) for :func:`_interpolate_nodes` with m nodes."""
-    last = m - 1
+def _interpolate_nodes_vjp(xs, z, g_x, out):
+    """d/dxs of sum g_x * G(z) for :func:`_interpolate_nodes`."""
+    last = xs.size - 1
     out[:] = 0.0
     for i in range(z.size):
         t = min(max(z[i], 0.0), 1.0) * last
@@ -126,7 +125,6 @@ def _interpolate_nodes_vjp(m, z, g_x, out):
         f = t - j
         out[j] += (1.0 - f) * g_x[i]
         out[j + 1] += f * g_x[i]
-    return out
 
 
 @njit(cache=True)
@@ -205,7 +203,6 @@ def _deposit_vjp(xs, lower, h, g, out):
         else:
             out[lo_node] += d_a
             out[hi_node] += d_b
-    return out
 
 
 def deposit(xs, grid):
@@ -227,7 +224,7 @@ class _Nodes:
 
     def vjp(self, theta, g_p):
         xs = self.node_values(theta)
-        g_x = _deposit_vjp(xs, self.grid.lower, self.grid.h, g_p, np.empty_like(xs))
+        g_x = filled(_deposit_vjp, xs, self.grid.lower, self.grid.h, g_p)
         return self.node_values_vjp(theta, g_x)
 
     def transform(self, theta):
@@ -238,13 +235,12 @@ class _Nodes:
     def sample(self, theta, z):
         """G_theta(z) at noise points z: the piecewise-linear G through the nodes (sampled
         training)."""
-        return _interpolate_nodes(self.node_values(theta), z, np.empty_like(z))
+        return filled(_interpolate_nodes, z, self.node_values(theta))
 
     def sample_vjp(self, theta, z, g_x):
         """d/dtheta of sum g_x * G_theta(z) for :meth:`sample`."""
         xs = self.node_values(theta)
-        return self.node_values_vjp(theta, _interpolate_nodes_vjp(xs.size, z, g_x,
-                                                                  np.empty_like(xs)))
+        return self.node_values_vjp(theta, filled(_interpolate_nodes_vjp, xs, z, g_x))
 
 
 class LocationScale:
@@ -291,11 +287,11 @@ class LocationScale:
     def sample(self, theta, z):
         """mu + sigma Phi^-1(z) at noise points z (sampled training)."""
         with np.errstate(over="ignore"):
-            return theta[0] + np.exp(theta[1]) * _normal_quantiles(z, np.empty_like(z))
+            return theta[0] + np.exp(theta[1]) * filled(_normal_quantiles, z)
 
     def sample_vjp(self, theta, z, g_x):
         """(sum g_x, sum g_x sigma Phi^-1(z)): d/d(mu, log sigma) of sum g_x * x."""
-        w = _normal_quantiles(z, np.empty_like(z))
+        w = filled(_normal_quantiles, z)
         return np.array([g_x.sum(), math.exp(theta[1]) * float(g_x @ w)])
 
 
