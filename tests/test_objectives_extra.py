@@ -9,6 +9,7 @@ import pytest
 
 from gamesim import Grid
 from gamesim import testing
+from gamesim.fastmath import filled
 
 from gamesim_plugins.regularizers import _interpolates
 
@@ -128,10 +129,10 @@ def test_r1_is_half_gamma_psi_squared_for_the_dirac_discriminator():
 def test_interpolates_of_two_points_are_uniform_between_them():
     p_d, p_g = np.zeros(GRID.points), np.zeros(GRID.points)
     p_d[10], p_g[14] = 1.0, 1.0
-    q = _interpolates(p_d, p_g, np.empty(GRID.points))
+    q = filled(_interpolates, p_d, p_g)
     np.testing.assert_allclose(q[10:15], [0.125, 0.25, 0.25, 0.25, 0.125])
     assert q.sum() == pytest.approx(1)
-    q = _interpolates(P_D, P_G, np.empty(GRID.points))
+    q = filled(_interpolates, P_D, P_G)
     assert q.min() >= 0 and q.sum() == pytest.approx(1, abs=1e-12)
     # the interpolates' mean is the mean of the two means
     assert q @ GRID.x == pytest.approx(0.5 * (P_D @ GRID.x + P_G @ GRID.x), abs=1e-12)
