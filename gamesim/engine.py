@@ -18,6 +18,7 @@ import types
 import numpy as np
 from numba import njit
 
+from . import _malloc
 from .fastmath import _bits
 
 SMALL_MODEL = 8  # players with at most this many parameters get one column per parameter
@@ -410,6 +411,7 @@ def iterate(sc, players, steps, recorder, theta, psi, update, progress, start, e
 def run(sc, progress=None):
     """Simulate scenario ``sc``; ``progress(iteration)`` is called now and then if given.
     A sampled scenario (``[game] estimator = "sampled"``) runs in :mod:`gamesim.sampled`."""
+    _malloc.retain_freed_memory()
     if sc.estimator == "sampled":
         from . import sampled
         return sampled.run(sc, progress)
