@@ -86,7 +86,9 @@ def _local_map(jobs):
         context = multiprocessing.get_context("fork" if "fork" in
                                               multiprocessing.get_all_start_methods() else None)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            chunk = max(1, len(calls) // (8 * jobs))  # fewer round trips, still balanced
+            # chunks of about 1/32 of a worker's share: few round trips, and the worker that
+            # finishes first waits for at most one short chunk of the other's
+            chunk = max(1, len(calls) // (32 * jobs))
             return list(pool.map(run_point, *zip(*calls), chunksize=chunk))
     return run_all
 
