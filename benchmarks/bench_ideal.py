@@ -6,7 +6,7 @@ algebraic shortcut p <- (p + p_d)/2). gamesim's time is its whole engine loop (p
 included, recording only at the ends). Prints medians of several interleaved repeats and the
 median and range of the ratios NumPy / gamesim of each pair (> 1 means gamesim is faster).
 
-    python benchmarks/bench_ideal.py [--sizes 512 8192 65536] [--repeats 9]
+    python benchmarks/bench_ideal.py [--sizes 512 2048 8192 65536] [--repeats 9]
 """
 
 import argparse
@@ -41,12 +41,12 @@ def numpy_loop(p_d, theta, iterations, lr):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192, 65536])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 8192, 65536])
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
     print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}  range")
     for n in args.sizes:
-        iterations = max(50, 2_000_000 // n)
+        iterations = max(200, 4_000_000 // n)
         sc = load_scenario(SCENARIO.format(case="ideal", iterations=iterations, points=n,
                                            lr=0.5))
         engine.run(sc)  # compile and warm up

@@ -38,7 +38,7 @@ sizes run before (gamesim allocates no N x H temporaries and recycles its kept a
 Prints medians of several repeats (interleaved) and the ratio NumPy / gamesim (> 1 means
 gamesim is faster).
 
-    python benchmarks/bench_mlp.py [--sizes 512 8192 65536] [--repeats 5] [--check 10]
+    python benchmarks/bench_mlp.py [--sizes 512 2048 8192 65536] [--repeats 5] [--check 10]
 """
 
 import argparse
@@ -336,7 +336,7 @@ def measure(n, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 8192, 65536])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 8192, 65536])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--check", type=int, default=10,
                         help="iterations of the trajectory check before timing")
