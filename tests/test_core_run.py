@@ -1,7 +1,6 @@
 """The run directory's contract (DESIGN.md section 4): rows, columns, snapshots, statuses,
 and a resolved scenario.toml that runs again to the same numbers."""
 
-import resource
 import sys
 import tomllib
 
@@ -139,6 +138,8 @@ def test_large_grids_reuse_freed_memory_without_page_faults(write_scenario):
     """At N = 65536 each iteration frees and allocates arrays of 512 KiB; glibc would give them
     back to the system and page-fault them in again (240 faults an iteration measured), unless
     the engine has raised its thresholds (gamesim/_malloc.py)."""
+    import resource  # Unix only
+
     from gamesim import _malloc, engine, scenario
 
     sc = scenario.load(write_scenario("iterations = 50\n[grid]\npoints = 65536\n" + MINIMAL))
