@@ -44,7 +44,8 @@ distances = ["js", "tv"]
 def run_points(path, lrs, out):
     """Run the points with these learning rates one after another, as a sweep's worker does."""
     for i, lr in enumerate(lrs):
-        row = sweep.run_point(path, [("generator.optimizer.lr", lr)], [], f"{out}/{i}", False)
+        row = sweep.run_point(path, [("generator.optimizer.lr", lr)], [],
+                              os.path.join(out, str(i)), False)
         if row["status"] != "completed":
             sys.exit(f"lr = {lr}: {row['status']} {row['error']}")
 
@@ -52,7 +53,8 @@ def run_points(path, lrs, out):
 def independent_halves(path, lrs, out):
     """Two forked processes, each running half the points; waits for both."""
     context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=run_points, args=(path, lrs[i::2], f"{out}/{i}"))
+    workers = [context.Process(target=run_points,
+                               args=(path, lrs[i::2], os.path.join(out, str(i))))
                for i in range(2)]
     for w in workers:
         w.start()

@@ -13,26 +13,23 @@ left alone.
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest on 64-bit systems
 TRIM_THRESHOLD = 256 * 1024 * 1024
 
-_applied = None
 
-
+@functools.cache  # once per process
 def retain_freed_memory():
-    """Set glibc's thresholds once per process; whether they are in force."""
-    global _applied
-    if _applied is None:
-        _applied = False
-        if sys.platform.startswith("linux"):
-            try:
-                mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
-            except (OSError, AttributeError):  # not glibc
-                return _applied
-            mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-            _applied = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                            and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    return _applied
+    """Set glibc's thresholds; whether they are in force."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

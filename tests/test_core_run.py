@@ -1,7 +1,6 @@
 """The run directory's contract (DESIGN.md section 4): rows, columns, snapshots, statuses,
 and a resolved scenario.toml that runs again to the same numbers."""
 
-import sys
 import tomllib
 
 import numpy as np
@@ -133,19 +132,18 @@ def test_non_finite_initial_parameters_are_the_generators(write_scenario, monkey
                               "iteration": 0, "index": 7}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator only")
 def test_large_grids_reuse_freed_memory_without_page_faults(write_scenario):
     """At N = 65536 each iteration frees and allocates arrays of 512 KiB; glibc would give them
     back to the system and page-fault them in again (240 faults an iteration measured), unless
     the engine has raised its thresholds (gamesim/_malloc.py)."""
-    import resource  # Unix only
-
     from gamesim import _malloc, engine, scenario
+
+    if not _malloc.retain_freed_memory():
+        pytest.skip("glibc's allocator only")
+    import resource  # Unix only: after the skip
 
     sc = scenario.load(write_scenario("iterations = 50\n[grid]\npoints = 65536\n" + MINIMAL))
     engine.run(sc)  # the heap grows to what an iteration needs
-    if not _malloc.retain_freed_memory():
-        pytest.skip("not glibc")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     engine.run(sc)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 50
