@@ -1,14 +1,18 @@
 """Command line: ``gamesim run | sweep | validate | plot | compare | plugins``.
 
-Exit status 0 when the simulation ran (a diverged game is a result), 2 for bad input with one
-message on stderr, 1 for anything unexpected. Set GAMESIM_TRACEBACK=1 for full tracebacks.
+Exit status 0 when the simulation ran (a diverged game is a result), 2 for bad input, 1 for
+anything unexpected (a plugin failing during a run, an operating-system error), 128 + N after
+signal N; always one line on stderr. Set GAMESIM_TRACEBACK=1 for full tracebacks.
 """
 
 import argparse
+import errno
 import os
 import sys
 import time
+import traceback
 
+from . import interrupts
 from .errors import GamesimError
 
 
@@ -38,6 +42,8 @@ def _parser():
     sweep.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
     sweep.add_argument("--executor", choices=("local", "dask"), default="local")
     sweep.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
+    sweep.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="how long to wait for the Dask scheduler to answer (default 10)")
     sweep.add_argument("--plots", action="store_true", help="also draw each point's figures")
     sweep.add_argument("--metric", help="final metric of the sweep plot (default js, w1, tv "
                                         "or value, the first recorded)")
@@ -70,6 +76,7 @@ class _Progress:
         self.shown = False
 
     def __call__(self, it):
+        interrupts.check()
         if not self.enabled or time.perf_counter() - self.start < 1.0:
             return
         frac = it / self.total
@@ -90,22 +97,21 @@ def _run(args):
                                            args.scenario):
         return _sweep(argparse.Namespace(
             scenario=args.scenario, out=args.out, set=args.set, plugin=args.plugin, jobs=None,
-            executor="local", scheduler=None, plots=not args.no_plots, metric=None,
-            quiet=args.quiet))
+            executor="local", scheduler=None, connect_timeout=10.0, plots=not args.no_plots,
+            metric=None, quiet=args.quiet))
     sc = scenario.load(args.scenario, args.set, args.plugin)
-    out = args.out or results.default_out(sc.name)
-    if os.path.exists(out):
-        raise GamesimError(f"--out {out}: already exists; choose another directory "
-                           "(a run is never mixed into an earlier one)")
-    progress = _Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
-    result = engine.run(sc, progress)
-    progress.close()
+    with results.reserve(args.out, sc.name) as reservation:  # before simulating: fail early
+        progress = _Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
+        result = engine.run(sc, progress)
+        progress.close()
 
-    def draw(directory):
-        if not args.no_plots:
-            plotting.save_plots(results.RunData(directory), sc.plots, directory, sc.plot_format)
+        def draw(directory):
+            if not args.no_plots:
+                plotting.save_plots(results.RunData(directory), sc.plots, directory,
+                                    sc.plot_format)
 
-    out = results.write_run(out, sc, result, draw)
+        reservation.write(sc, result, draw)
+        out = reservation.commit()
     if not args.quiet:
         final = dict(zip(result.columns, result.rows[-1])) if result.rows else {}
         shown = ", ".join(f"{k} {v:.6g}" for k, v in final.items() if k != "iteration")
@@ -118,17 +124,20 @@ def _run(args):
 
 
 def _sweep(args):
-    from . import results, scenario, sweep
+    from . import scenario, sweep
 
     if args.executor == "dask" and not args.scheduler:
         raise GamesimError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
     if args.jobs is not None and args.jobs < 1:
         raise GamesimError(f"--jobs {args.jobs}: expected a number of processes >= 1")
+    if not args.connect_timeout > 0:
+        raise GamesimError(f"--connect-timeout {args.connect_timeout:g}: expected a number of "
+                           "seconds > 0")
     data = scenario.apply_overrides(scenario.read_toml(args.scenario), args.set, args.scenario)
-    name = data.get("name") or os.path.splitext(os.path.basename(args.scenario))[0]
-    out = args.out or results.default_out(f"{name}-sweep")
-    rows, out = sweep.run_sweep(args.scenario, out, args.set, args.plugin, args.jobs,
-                                args.executor, args.scheduler, args.plots, args.metric)
+    name = scenario.run_name(data, args.scenario)
+    rows, out = sweep.run_sweep(args.scenario, args.out, args.set, args.plugin, args.jobs,
+                                args.executor, args.scheduler, args.plots, args.metric,
+                                args.connect_timeout)
     if not args.quiet:
         counts = {}
         for row in rows:
@@ -140,7 +149,6 @@ def _sweep(args):
 
 def _plot(args):
     import shutil
-    import tempfile
 
     from . import plotting, results
 
@@ -148,16 +156,17 @@ def _plot(args):
     output = run.scenario.get("output", {})
     kinds = [k for k in output.get("plots", []) if k in plotting.KINDS]
     fmt = args.format or output.get("format", "png")
+    results.remove_leftovers(args.run_dir)
     # draw beside the old plots, then swap: a failure leaves the old plots as they were
-    staging = tempfile.mkdtemp(prefix=".plots.", suffix=".partial", dir=args.run_dir)
+    staging = os.path.join(args.run_dir, results.partial_name("plots"))
+    os.mkdir(staging)
     try:
         paths = plotting.save_plots(run, kinds, staging, fmt)
         target = os.path.join(args.run_dir, "plots")
-        old = None
-        if os.path.exists(target):
-            old = os.path.join(staging, "old")
-            os.rename(target, old)
-        os.rename(os.path.join(staging, "plots"), target)
+        with interrupts.deferred():
+            if os.path.exists(target):
+                os.rename(target, os.path.join(staging, "old"))
+            os.rename(os.path.join(staging, "plots"), target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for path in paths:
@@ -183,8 +192,19 @@ def _compare(args):
     fmt = os.path.splitext(out)[1].lstrip(".").lower()
     if fmt not in plotting.METADATA:
         raise GamesimError(f"--out {out!r}: expected a .png, .svg or .pdf file name")
-    plotting.figure_compare(runs, metric).savefig(out, dpi=plotting.DPI,
-                                                  metadata=plotting.METADATA[fmt])
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise GamesimError(f"--out {out!r}: no such folder {folder!r}")
+    results.remove_leftovers(folder)
+    figure = plotting.figure_compare(runs, metric)
+    partial = os.path.join(folder, results.partial_name(os.path.basename(out)))
+    try:  # written whole, then renamed: never a half-written figure
+        figure.savefig(partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt])
+        os.replace(partial, out)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
     print(out)
     return 0
 
@@ -223,31 +243,69 @@ COMMANDS = {"run": _run, "sweep": _sweep, "validate": _validate, "plot": _plot,
             "compare": _compare, "plugins": _plugins}
 
 
+def _error(message):
+    print("gamesim: " + " ".join(message.split()), file=sys.stderr)
+
+
 def main(argv=None):
+    """Run one command; return the exit status. Every failure is one line on stderr."""
     try:
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
-    except GamesimError as err:
-        if os.environ.get("GAMESIM_TRACEBACK"):
-            import traceback
-            traceback.print_exc()
-        print(f"gamesim: error: {err}", file=sys.stderr)
-        return err.exit_status
+        if sys.stdout is None and not getattr(args, "quiet", False):
+            raise OSError(errno.EBADF, "standard output is closed")
+        status = COMMANDS[args.command](args)
+        interrupts.check()
+        return status
+    except BrokenPipeError:  # output piped into a reader that stopped early, e.g. head
+        sys.stdout = None
+        return 0
+    except interrupts.Interrupted as signal_:
+        return _interrupted(signal_)
     except KeyboardInterrupt:
-        print("gamesim: interrupted; no run directory was written", file=sys.stderr)
+        _error("interrupted; nothing half-written was left")
         return 130
+    except Exception as err:
+        if os.environ.get("GAMESIM_TRACEBACK"):
+            traceback.print_exc()
+        if interrupts.received() is not None:
+            # the signal's exception was replaced by one that it caused on its way out (in a
+            # library's clean-up code): the signal is still what ended the command
+            return _interrupted(interrupts.Interrupted(interrupts.received()))
+        if isinstance(err, GamesimError):
+            _error(f"error: {err}")
+            return err.exit_status
+        if isinstance(err, OSError):
+            where = f"{err.filename}: " if err.filename else ""
+            _error(f"error: {where}{err.strerror or err}")
+        else:
+            _error(f"error: unexpected {type(err).__name__}: {err} (set GAMESIM_TRACEBACK=1 "
+                   "for the traceback)")
+        return 1
+
+
+def _interrupted(signal_):
+    written = getattr(signal_, "written", None)
+    _error(f"interrupted by {signal_}; " + (f"{written} was written" if written else
+                                              "nothing half-written was left"))
+    return signal_.exit_status
 
 
 def entry():
-    """Console-script entry point: like ``main``, then exit without interpreter teardown.
+    """Console-script entry point: ``main`` with the signals handled, then exit without
+    interpreter teardown.
 
     Everything has been written and closed by then; tearing down Numba's and Matplotlib's
     modules would add about 0.3 s to every command.
     """
+    interrupts.install()
+    status = main()
     try:
-        status = main()
-        sys.stdout.flush()
-    except BrokenPipeError:  # output piped into a reader that stopped early, e.g. head
-        status = 0
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as err:  # a full or failing standard output
+        _error(f"error: cannot write standard output: {err.strerror or err}")
+        status = status or 1
     sys.stderr.flush()
     os._exit(status)

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from . import _malloc
+from .errors import GamesimError, PluginRunError
 from .fastmath import _bits
 
 SMALL_MODEL = 8  # players with at most this many parameters get one column per parameter
@@ -102,10 +103,10 @@ def _check(x, quantity, plugin, allow_neg_inf=False):
 
 
 def discriminator_values(output, u):
-    """D on the grid from the raw outputs: sigma(u) for logits, u itself otherwise."""
+    """D on the grid from the raw outputs: sigma(u) for logits, u itself otherwise (exp(-u)
+    may overflow to inf, giving D = 0: a run ignores NumPy's floating-point warnings)."""
     if output == "logit":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(-u))
+        return 1.0 / (1.0 + np.exp(-u))
     return u.copy()
 
 
@@ -324,6 +325,17 @@ class Recorder:
         if self.transform is not None:
             self.snap_x.append(self.transform(state.theta))
 
+    def nan_metrics(self):
+        """A warning for each metric that was NaN in a recorded row, with its first iteration.
+        Observers' columns are left out: theirs is NaN wherever an observer gave no value."""
+        if not self.rows:
+            return []
+        own = len(self.columns) - len(self.observer_names or ())
+        nan = np.isnan(np.array([row[:own] for row in self.rows], dtype=float))
+        return [f"metric {self.columns[col]!r} was NaN, first at iteration "
+                f"{self.rows[int(nan[:, col].argmax())][0]}"
+                for col in np.flatnonzero(nan.any(axis=0))]
+
     def result(self, status, failure, iterations, start):
         sc = self.sc
         extra = {}
@@ -342,6 +354,7 @@ class Recorder:
         if failure is not None:
             warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went "
                             f"non-finite at iteration {failure['iteration']}")
+        warnings += self.nan_metrics()
         return Result(self.columns, self.rows, self.snap_it, self.snap_p, self.snap_d,
                       self.d_output, status, iterations, failure, warnings,
                       time.perf_counter() - start, extra)
@@ -349,63 +362,123 @@ class Recorder:
 
 def _norm_of(gradient, *args):
     try:
-        with np.errstate(all="ignore"):
-            return float(np.linalg.norm(gradient(*args)))
+        return float(np.linalg.norm(gradient(*args)))
     except _Diverged:
         return math.inf
 
 
-def iterate(sc, players, steps, recorder, theta, psi, update, progress, start, eager):
-    """The loop both estimators share: each iteration's state is recorded and snapshotted as
-    due, the stop condition checked, then ``update(state, theta, psi) -> (theta, psi)`` makes
-    the iteration's steps. A non-finite number ends the run as 'diverged', keeping what was
+def iterate(sc, players, make_update, progress, start, eager, batch=None):
+    """The run both estimators share: set up the observers, the initial parameters, the
+    optimizers (``make_update(steps)`` gives ``update(state, theta, psi) -> (theta, psi)``,
+    which makes an iteration's steps) and the :class:`Recorder` (``batch`` as it takes it);
+    then each iteration's state is recorded and snapshotted as due and the stop condition
+    checked before ``update``. A non-finite number ends the run as 'diverged', keeping what was
     recorded (and the last finite state). ``eager``: compute the exact state every iteration
-    (exact mode steps with it) rather than only where recorded."""
-    status, failure = "completed", None
-    state = None  # the last state known to be finite
-    updating = False
+    (exact mode steps with it) rather than only where recorded. An exception a plugin raises
+    becomes a :class:`PluginRunError` naming it and the iteration."""
     it = 0
-    last, record_every, snapshot_set = sc.iterations, sc.record_every, recorder.snapshot_set
-    try:
-        for it in range(last + 1):
-            updating = False
-            saved_theta = steps.saved_theta(theta, it)
-            exact = None
-            if eager:
-                exact = players.at(theta, psi)
-                if exact[1] > recorder.max_outside:
-                    recorder.max_outside = exact[1]
-            state = State(it, saved_theta, None if psi is None else psi.copy(), players.at, exact)
-            if it % record_every == 0 or it == last:
-                recorder.record(state)
-            if it in snapshot_set:
-                recorder.snapshot(state)
-            if sc.stop is not None and recorder.last_recorded == it and \
-                    recorder.rows[-1][recorder.columns.index(sc.stop[0])] < sc.stop[1]:
-                status = "converged"
-                break
-            if progress is not None and it % 256 == 0:
-                progress(it)
-            if it == last:
-                break
-            updating = True
-            theta, psi = update(state, theta, psi)
-    except _Diverged as err:
-        status = "diverged"
-        failure = {"quantity": err.quantity, "plugin": err.plugin,
-                   "iteration": it + 1 if updating else it, "index": err.index}
-        if state is not None and recorder.last_recorded != state.iteration:
-            try:
-                recorder.record(state)
-            except _Diverged:
-                pass
-    if state is not None:
-        it = state.iteration
+    # a plugin's overflow shows as a non-finite number, which the checks record as a
+    # divergence (or a NaN metric, as a warning): NumPy's warnings would only repeat it
+    with np.errstate(all="ignore"):
         try:
-            recorder.snapshot(state)
-        except _Diverged:  # sampled mode: the last state's grid deposit was not finite
-            pass
-    return recorder.result(status, failure, it, start)
+            observers, theta, psi = start_run(sc)
+            steps = Steps(sc, players, theta, psi)
+            recorder = Recorder(sc, players, observers, theta, psi, batch)
+            update = make_update(steps)
+            status, failure = "completed", None
+            state = None  # the last state known to be finite
+            updating = False
+            last, record_every = sc.iterations, sc.record_every
+            snapshot_set = recorder.snapshot_set
+            try:
+                for it in range(last + 1):
+                    updating = False
+                    saved_theta = steps.saved_theta(theta, it)
+                    exact = None
+                    if eager:
+                        exact = players.at(theta, psi)
+                        if exact[1] > recorder.max_outside:
+                            recorder.max_outside = exact[1]
+                    state = State(it, saved_theta, None if psi is None else psi.copy(),
+                                  players.at, exact)
+                    if it % record_every == 0 or it == last:
+                        recorder.record(state)
+                    if it in snapshot_set:
+                        recorder.snapshot(state)
+                    if sc.stop is not None and recorder.last_recorded == it and \
+                            recorder.rows[-1][recorder.columns.index(sc.stop[0])] < sc.stop[1]:
+                        status = "converged"
+                        break
+                    if progress is not None and it % 256 == 0:
+                        progress(it)
+                    if it == last:
+                        break
+                    updating = True
+                    theta, psi = update(state, theta, psi)
+            except _Diverged as err:
+                status = "diverged"
+                failure = {"quantity": err.quantity, "plugin": err.plugin,
+                           "iteration": it + 1 if updating else it, "index": err.index}
+                if state is not None and recorder.last_recorded != state.iteration:
+                    try:
+                        recorder.record(state)
+                    except _Diverged:
+                        pass
+            if state is not None:
+                it = state.iteration
+                try:
+                    recorder.snapshot(state)
+                except _Diverged:  # sampled mode: the last state's grid deposit was not finite
+                    pass
+            return recorder.result(status, failure, it, start)
+        except Exception as err:
+            relabelled = plugin_failure(sc, err, it)
+            if relabelled is None:
+                raise
+            raise relabelled from err
+
+
+def _plugins_of(sc):
+    """Every plugin instance the scenario plays with: id -> (kind, instance)."""
+    found = [("target", sc.target), ("generator", sc.generator),
+             ("optimizer", sc.generator_optimizer), ("discriminator", sc.discriminator),
+             ("optimizer", sc.discriminator_optimizer), ("regularizer", sc.regularizer),
+             ("objective", sc.objective), ("distance", sc.distance),
+             *(("distance", d) for d in sc.distances.values())]
+    return {id(plugin): (kind, plugin) for kind, plugin in found if plugin is not None}
+
+
+def plugin_failure(sc, err, iteration):
+    """The :class:`PluginRunError` for ``err``, raised at ``iteration`` of a run of ``sc``, if
+    a plugin raised it: in one of its methods (the innermost on the traceback: the method's
+    ``self`` is one of the scenario's plugins), or in an observer hook (a PluginRunError
+    already naming the plugin). None for an exception of gamesim's own code, or a
+    GamesimError."""
+    if isinstance(err, GamesimError):
+        if type(err) is PluginRunError:
+            return PluginRunError(f"{err} at iteration {iteration}")
+        return None
+    plugins, found = _plugins_of(sc), None
+    tb = err.__traceback__
+    while tb is not None:  # walked only once the run has failed: the loop pays nothing
+        code = tb.tb_frame.f_code
+        if code.co_argcount and code.co_varnames[0] == "self":
+            owner = plugins.get(id(tb.tb_frame.f_locals.get("self")))
+            if owner is not None:
+                found = owner, code
+        tb = tb.tb_next
+    if found is None:
+        return None
+    (kind, plugin), code = found
+    from . import plugins as plugin_manager
+
+    origin = plugin_manager.registry().origins[kind].get(plugin.name)
+    where = f"{kind} {plugin.name!r}" + (f" (plugin {origin!r})" if origin else "")
+    detail = " ".join(str(err).split())  # one line, whatever the plugin's message
+    raised = type(err).__name__ + (f": {detail}" if detail else "")
+    args = ", ".join(code.co_varnames[1:code.co_argcount])
+    return PluginRunError(f"{where}: {code.co_name}({args}) raised {raised} at iteration "
+                          f"{iteration}")
 
 
 def run(sc, progress=None):
@@ -417,11 +490,8 @@ def run(sc, progress=None):
         return sampled.run(sc, progress)
     start = time.perf_counter()
     players = _Players(sc)
-    observers, theta, psi = start_run(sc)
-    steps = Steps(sc, players, theta, psi)
-    recorder = Recorder(sc, players, observers, theta, psi)
-    return iterate(sc, players, steps, recorder, theta, psi, _exact_update(sc, players, steps),
-                   progress, start, eager=True)
+    return iterate(sc, players, lambda steps: _exact_update(sc, players, steps), progress,
+                   start, eager=True)
 
 
 def _exact_update(sc, players, steps):
@@ -480,16 +550,17 @@ def _phase_field(players, columns, rows):
         lo, hi = (values.min(), values.max()) if values.size else (-1.0, 1.0)
         pad = 0.15 * (hi - lo) if hi > lo else 1.0
         axes.append(np.linspace(lo - pad, hi + pad, PHASE_POINTS))
+    if not np.all(np.isfinite(axes)):  # a trajectory spanning more than the doubles do
+        return {}
     theta, psi = np.meshgrid(*axes, indexing="xy")
     grad_theta, grad_psi = np.zeros_like(theta), np.zeros_like(psi)
-    with np.errstate(all="ignore"):
-        for idx in np.ndindex(theta.shape):
-            t, s = np.array([theta[idx]]), np.array([psi[idx]])
-            try:
-                p_g, _, u = players.at(t, s)
-                grad_theta[idx] = players.g_grad(t, p_g, u)[0]
-                grad_psi[idx] = players.d_grad(s, p_g, u)[0]
-            except _Diverged:
-                pass  # an arrow of length 0 where the field is not finite
+    for idx in np.ndindex(theta.shape):
+        t, s = np.array([theta[idx]]), np.array([psi[idx]])
+        try:
+            p_g, _, u = players.at(t, s)
+            grad_theta[idx] = players.g_grad(t, p_g, u)[0]
+            grad_psi[idx] = players.d_grad(s, p_g, u)[0]
+        except _Diverged:
+            pass  # an arrow of length 0 where the field is not finite
     return {"phase_theta": theta, "phase_psi": psi, "phase_grad_theta": grad_theta,
             "phase_grad_psi": grad_psi}

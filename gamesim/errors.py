@@ -1,4 +1,5 @@
-"""One error family for everything a user can get wrong: exit status 2, no traceback."""
+"""One error family for everything a user can get wrong: exit status 2, no traceback (1 for
+a plugin that fails during a run)."""
 
 import difflib
 
@@ -23,6 +24,14 @@ class ParameterError(GamesimError):
 
 class PluginError(GamesimError):
     """A plugin could not be loaded or registered something invalid."""
+
+
+class PluginRunError(PluginError):
+    """A plugin raised while a run was under way: a fault in the plugin, not in the user's
+    input, so the exit status is 1. The message names the plugin, its method and the iteration.
+    """
+
+    exit_status = 1
 
 
 class RunDirectoryError(GamesimError):

@@ -1,11 +1,12 @@
 """Hook specifications: one ``register`` callback hook per kind of plugin, and observers.
 
 Each register hook receives ``register``, a function taking a plugin class; the class declares
-its ``name`` and its parameters (see :func:`gamesim.param`). Registering a name that another
-plugin already registered for the same kind is an error naming both plugins; a class that is
-not a valid plugin of the kind is reported as a broken plugin. The observer hooks (run start,
-each recorded row, run end) let a plugin add metrics, files or plots. docs/plugins.md is the
-full reference: protocols, arguments, return contracts and examples.
+its ``name`` and its parameters (see :func:`gamesim.param`). A class that is not a valid
+plugin of the kind, or a name that another plugin already registered for the same kind, is
+reported as a broken plugin (a clash names both plugins, and neither is used under that
+name). The observer hooks (run start, each recorded row, run end) let a plugin add metrics,
+files or plots. docs/plugins.md is the full reference: protocols, arguments, return contracts
+and examples.
 """
 
 import pluggy
@@ -41,7 +42,8 @@ def gamesim_register_distances(register):
 
 @hookspec
 def gamesim_register_optimizers(register):
-    """Register optimizers: ``init_state(theta)`` and ``step(theta, grad, state) -> theta``."""
+    """Register optimizers: ``init_state(theta)`` and ``step(theta, grad, state) -> theta``,
+    which updates ``state`` in place."""
 
 
 @hookspec

@@ -20,6 +20,37 @@ CRITIC_STYLE = dict(color="blue", linestyle="--", linewidth=1.5, label="critic u
 # fixed dates and no software tag: the same data gives the same file
 METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 DPI = 110
+# Matplotlib's tick, limit and arrow arithmetic overflows on numbers near the largest double:
+# a diverged run's larger values are left undrawn, as its infinities and NaNs are
+LARGEST_DRAWN = 1e150
+PHASE_KEYS = ("phase_theta", "phase_psi", "phase_grad_theta", "phase_grad_psi")
+
+
+def drawable(values):
+    """``values`` as a float array with NaN for what cannot be drawn: non-finite entries and
+    those beyond LARGEST_DRAWN in magnitude."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.abs(values) < LARGEST_DRAWN, values, np.nan)
+
+
+def _number(value):
+    """A summary or sweep entry as a float, NaN if it is not a drawable number (a damaged or
+    older summary, a failed sweep point)."""
+    try:
+        return float(drawable(float(value)))
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _iteration(value):
+    """An iteration for a title: an integer, whatever the array's dtype."""
+    return str(int(value)) if np.isfinite(value) else str(value)
+
+
+def _cell_width(x):
+    """The grid's cell width, 1 for a grid of one cell (or a damaged one)."""
+    width = x[1] - x[0] if x.size > 1 else 0.0
+    return float(width) if np.isfinite(width) and width > 0 else 1.0
 
 
 def parameter_columns(run):
@@ -30,18 +61,17 @@ def parameter_columns(run):
 
 def plot_value(ax, run):
     """The game's value (or the direct loss) against iteration, with its equilibrium line."""
-    it, value = run.columns["iteration"], run.columns["value"]
+    it, value = run.columns["iteration"], drawable(run.columns["value"])
     direct = run.summary.get("mode") == "direct"
+    batch = drawable(run.columns.get("batch_value", value))
     if "batch_value" in run.columns:  # sampled training: the noisy estimate the players saw
-        ax.plot(it, run.columns["batch_value"], color="C0", alpha=0.35, linewidth=0.8,
-                label="batch estimate")
+        ax.plot(it, batch, color="C0", alpha=0.35, linewidth=0.8, label="batch estimate")
     ax.plot(it, value, color="C0", label="loss (distance)" if direct else "value V(D, G)")
-    eq = run.summary.get("equilibrium")
-    if eq is not None and not direct:
+    eq = _number(run.summary.get("equilibrium"))
+    if np.isfinite(eq) and not direct:
         note = " = -log 4" if abs(eq + math.log(4.0)) < 1e-12 else ""
         ax.axhline(eq, color="gray", linestyle="--", linewidth=1, label=f"equilibrium {eq:.4g}{note}")
-    shown = [value, run.columns.get("batch_value", value)]
-    finite = np.concatenate([v[np.isfinite(v)] for v in shown])
+    finite = np.concatenate([v[np.isfinite(v)] for v in (value, batch)])
     if direct and finite.size and np.all(finite > 0):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
@@ -57,7 +87,7 @@ def plot_distances(ax, run):
     for name, col in run.columns.items():
         if name in skip or name.startswith("grad_norm") or name.startswith("batch_"):
             continue
-        shown = np.where(np.isfinite(col) & (col > 0), col, np.nan)
+        shown = drawable(np.where(col > 0, col, np.nan))
         if np.all(np.isnan(shown)):
             continue
         ax.plot(it, shown, label="max |D - 1/2|" if name == "d_max_dev" else name,
@@ -74,17 +104,17 @@ def plot_densities(ax, run, index):
     """Goodfellow-style panel at snapshot ``index``: p_data, p_g and D on a right axis."""
     s = run.snapshots
     x = s["x"]
-    h = x[1] - x[0] if x.size > 1 else 1.0
-    ax.plot(x, s["p_data"] / h, **DATA_STYLE)
-    ax.plot(x, s["p_gen"][index] / h, **GEN_STYLE)
+    h = _cell_width(x)
+    ax.plot(x, drawable(s["p_data"] / h), **DATA_STYLE)
+    ax.plot(x, drawable(s["p_gen"][index] / h), **GEN_STYLE)
     ax.set_xlabel("x")
     ax.set_ylabel("density")
-    ax.set_title(f"iteration {int(s['iterations'][index])}", fontsize=9)
+    ax.set_title(f"iteration {_iteration(s['iterations'][index])}", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     for key, style, ylabel in (("d", D_STYLE, "D(x)"), ("critic", CRITIC_STYLE, "critic u(x)")):
         if key in s:
             twin = ax.twinx()
-            line, = twin.plot(x, s[key][index], **style)
+            line, = twin.plot(x, drawable(s[key][index]), **style)
             if key == "d":
                 twin.set_ylim(-0.02, 1.02)
                 twin.axhline(0.5, color="blue", linewidth=0.6, alpha=0.5)
@@ -98,7 +128,7 @@ def plot_parameters(ax, run):
     """Trajectories of the players' recorded parameters against iteration."""
     it = run.columns["iteration"]
     for i, name in enumerate(parameter_columns(run)):
-        ax.plot(it, run.columns[name], label=name, color=f"C{i % 10}",
+        ax.plot(it, drawable(run.columns[name]), label=name, color=f"C{i % 10}",
                 linestyle="-" if name.startswith("g.") else "--")
     ax.set_xlabel("iteration")
     ax.set_ylabel("parameter value")
@@ -109,12 +139,18 @@ def plot_phase(ax, run):
     """The two-parameter trajectory over the game's gradient field, equilibrium marked."""
     s = run.snapshots
     g_name, d_name = parameter_columns(run)
-    ax.quiver(s["phase_theta"], s["phase_psi"], -s["phase_grad_theta"], -s["phase_grad_psi"],
-              color="0.6", angles="xy", pivot="mid")
-    theta, psi = run.columns[g_name], run.columns[d_name]
+    field = [drawable(s[k]) for k in PHASE_KEYS]
+    shown = np.logical_and.reduce([np.isfinite(a) for a in field])
+    if shown.any():
+        # one scale for both components keeps the arrows' directions, and their squared
+        # lengths finite; quiver scales the arrows to the axes anyway
+        scale = max(np.abs(field[2][shown]).max(), np.abs(field[3][shown]).max()) or 1.0
+        ax.quiver(field[0][shown], field[1][shown], -field[2][shown] / scale,
+                  -field[3][shown] / scale, color="0.6", angles="xy", pivot="mid")
+    theta, psi = drawable(run.columns[g_name]), drawable(run.columns[d_name])
     ax.plot(theta, psi, color="C3", linewidth=1.2, label="trajectory")
     ax.plot(theta[:1], psi[:1], "o", color="C3", label="start")
-    rest = field_zero(s["phase_theta"], s["phase_psi"], s["phase_grad_theta"], s["phase_grad_psi"])
+    rest = field_zero(*field) if shown.all() and field[0].ndim == 2 else None
     if rest is not None:
         ax.plot(*rest, marker="*", markersize=14, color="black", linestyle="none",
                 label="equilibrium (gradient 0)")
@@ -156,27 +192,30 @@ def plot_transform(ax, run):
     s = run.snapshots
     z = s["z"]
     ax.plot(z, target_quantile(s["x"], s["p_data"], z), **{**DATA_STYLE, "label": "target quantile F^-1(z)"})
-    n = len(s["iterations"])
+    n = min(len(s["iterations"]), len(s["transform"]))
     for i in range(n):
-        ax.plot(z, s["transform"][i], color="green", alpha=0.3 + 0.7 * (i + 1) / n,
-                label=f"G(z), iteration {int(s['iterations'][i])}")
+        ax.plot(z, drawable(s["transform"][i]), color="green", alpha=0.3 + 0.7 * (i + 1) / n,
+                label=f"G(z), iteration {_iteration(s['iterations'][i])}")
     ax.set_xlabel("noise z ~ U(0, 1)")
     ax.set_ylabel("x = G(z)")
     ax.legend(fontsize=7)
 
 
 def target_quantile(x, p, z):
-    """Quantile function of the grid masses p (piecewise linear CDF within cells) at z."""
-    h = x[1] - x[0]
+    """Quantile function of the grid masses p (piecewise linear CDF within cells) at z; NaN
+    where p has no positive finite total."""
+    h = _cell_width(x)
     edges = np.concatenate([[x[0] - h / 2], x + h / 2])
     cdf = np.concatenate([[0.0], np.cumsum(p)])
+    if not (np.isfinite(cdf[-1]) and cdf[-1] > 0):
+        return np.full(np.shape(z), np.nan)
     cdf /= cdf[-1]
     keep = np.concatenate([[True], np.diff(cdf) > 0])  # skip empty cells: a flat CDF piece
     return np.interp(z, cdf[keep], edges[keep])
 
 
 def _titled(run, width, height, rows=1, cols=1):
-    name, desc = run.summary.get("name", ""), run.summary.get("description", "")
+    name, desc = str(run.summary.get("name", "")), str(run.summary.get("description", ""))
     lines = [name, *textwrap.wrap(desc, width=int(width * 15))]  # about 15 characters an inch
     height += 0.16 * (len(lines) - 2)
     fig = Figure(figsize=(width, height))
@@ -231,23 +270,25 @@ def save_animation(run, path):
 
     s = run.snapshots
     fig, (ax,) = _titled(run, 6.5, 4.4)
-    h = s["x"][1] - s["x"][0]
-    ax.plot(s["x"], s["p_data"] / h, **DATA_STYLE)
-    gen_line, = ax.plot(s["x"], s["p_gen"][0] / h, **GEN_STYLE)
-    top = max(s["p_data"].max(), s["p_gen"].max()) / h
-    ax.set_ylim(0, 1.05 * top)
+    h = _cell_width(s["x"])
+    p_data, p_gen = drawable(s["p_data"] / h), drawable(s["p_gen"] / h)
+    ax.plot(s["x"], p_data, **DATA_STYLE)
+    gen_line, = ax.plot(s["x"], p_gen[0], **GEN_STYLE)
+    top = np.nanmax(np.concatenate([[0.0], p_data.ravel(), p_gen.ravel()]))
+    ax.set_ylim(0, 1.05 * top or 1.0)
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     d_key = "d" if "d" in s else "critic" if "critic" in s else None
     lines = [gen_line]
     if d_key:
+        d_values = drawable(s[d_key])
         twin = ax.twinx()
-        d_line, = twin.plot(s["x"], s[d_key][0], **(D_STYLE if d_key == "d" else CRITIC_STYLE))
+        d_line, = twin.plot(s["x"], d_values[0], **(D_STYLE if d_key == "d" else CRITIC_STYLE))
         if d_key == "d":
             twin.set_ylim(-0.02, 1.02)
             twin.axhline(0.5, color="blue", linewidth=0.6, alpha=0.5)
         else:
-            finite = s[d_key][np.isfinite(s[d_key])]
+            finite = d_values[np.isfinite(d_values)]
             if finite.size:
                 twin.set_ylim(finite.min() - 0.05, finite.max() + 0.05)
         twin.set_ylabel("D(x)" if d_key == "d" else "critic u(x)")
@@ -255,10 +296,10 @@ def save_animation(run, path):
     title = ax.set_title("", fontsize=9)
 
     def frame(i):
-        gen_line.set_ydata(s["p_gen"][i] / h)
+        gen_line.set_ydata(p_gen[i])
         if d_key:
-            lines[1].set_ydata(s[d_key][i])
-        title.set_text(f"iteration {int(s['iterations'][i])}")
+            lines[1].set_ydata(d_values[i])
+        title.set_text(f"iteration {_iteration(s['iterations'][i])}")
         return lines
 
     anim = FuncAnimation(fig, frame, frames=len(s["iterations"]), blit=False)
@@ -269,9 +310,10 @@ KINDS = {
     "convergence": (lambda run: True, figure_convergence),
     "densities": (lambda run: len(run.snapshots["iterations"]) > 0, figure_densities),
     "parameters": (lambda run: bool(parameter_columns(run)), figure_parameters),
-    "phase": (lambda run: len(parameter_columns(run)) == 2 and "phase_theta" in run.snapshots,
-              figure_phase),
-    "transform": (lambda run: "transform" in run.snapshots, figure_transform),
+    "phase": (lambda run: len(parameter_columns(run)) == 2
+              and all(k in run.snapshots for k in PHASE_KEYS), figure_phase),
+    "transform": (lambda run: "transform" in run.snapshots and "z" in run.snapshots,
+                  figure_transform),
     "animation": (lambda run: len(run.snapshots["iterations"]) > 1, None),
 }
 
@@ -300,16 +342,16 @@ def figure_compare(runs, metric):
     fig = Figure(figsize=(7.5, 4.8))
     fig.subplots_adjust(left=0.12, right=0.96, bottom=0.12, top=0.9)
     ax = fig.subplots()
-    names = [r.summary.get("name") or os.path.basename(r.path) for r in runs]
+    names = [str(r.summary.get("name") or os.path.basename(r.path)) for r in runs]
     if len(set(names)) < len(names):  # the same scenario run twice: tell them apart by folder
         names = [os.path.basename(os.path.normpath(r.path)) for r in runs]
     positive = True
     for i, (run, name) in enumerate(zip(runs, names)):
-        col = run.columns[metric]
+        col = drawable(run.columns[metric])
         positive &= bool(np.all(col[np.isfinite(col)] > 0))
         ax.plot(run.columns["iteration"], col, label=name, color=f"C{i % 10}")
-    equilibria = {r.summary.get("equilibrium") for r in runs}
-    if metric == "value" and len(equilibria) == 1 and None not in equilibria:
+    equilibria = {_number(r.summary.get("equilibrium")) for r in runs}
+    if metric == "value" and len(equilibria) == 1 and math.isfinite(next(iter(equilibria))):
         ax.axhline(equilibria.pop(), color="gray", linestyle="--", linewidth=1, label="equilibrium")
     if positive and metric != "value":
         ax.set_yscale("log")
@@ -325,7 +367,7 @@ def figure_sweep(rows, keys, metric, name):
     fig = Figure(figsize=(7, 5))
     fig.subplots_adjust(left=0.22, right=0.9, bottom=0.14, top=0.9)
     ax = fig.subplots()
-    values = [_as_float(r.get(metric)) if r.get("status") in ("completed", "converged")
+    values = [_number(r.get(metric)) if r.get("status") in ("completed", "converged")
               else math.nan for r in rows]
     # tables and lists (swept optimizers, bandwidth lists) are shown by their text
     rows = [{k: repr(r[k]) if isinstance(r[k], (dict, list)) else r[k] for k in keys}
@@ -360,10 +402,3 @@ def figure_sweep(rows, keys, metric, name):
                 ax.text(i, j, "x", ha="center", va="center", color="red")
     ax.set_title(f"{name}: final {metric} over the sweep (x: failed or diverged)", fontsize=9)
     return fig
-
-
-def _as_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan

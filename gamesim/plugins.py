@@ -4,10 +4,16 @@ Built-in plugins register through the same hooks as third-party ones. Loading ha
 process; the registry it fills is what the engine consults while a run is set up, never inside
 the iteration loop.
 
-A broken plugin is contained: an entry point that fails to import, a register hook that
-raises, or a registered class that is not a valid plugin of its kind is recorded with the
-plugin's origin (see :func:`broken`, listed by ``gamesim plugins``), and scenarios that do not
-use it still run. Two plugins registering one name stay an error: results must be unambiguous.
+A broken plugin is contained: an entry point that fails to import (an exception or
+``sys.exit`` at import), a register hook that raises, or a registered class that is not a valid
+plugin of its kind is recorded with the plugin's origin (see :func:`broken`, listed by
+``gamesim plugins``), and scenarios that do not use it still run. A name that two plugins
+register for one kind is recorded the same way, naming both, and is usable by neither: a
+scenario that uses it is an error, since its results would be ambiguous.
+
+Modules named by ``-p`` or a scenario's ``plugins`` list are looked up by :func:`load_modules`:
+one already imported, else in the scenario file's folder and the current directory (without
+putting those folders on ``sys.path``), else among the installed modules.
 
 Environment: ``GAMESIM_LOAD_PLUGINS`` (comma list of the distributions whose entry points are
 loaded; empty: none) and ``GAMESIM_TRACE_PLUGINS`` (print each plugin load and hook call on
@@ -16,6 +22,7 @@ stderr).
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import re
 import sys
@@ -23,7 +30,7 @@ import sys
 import pluggy
 
 from . import hookspecs
-from .errors import GamesimError, PluginError, did_you_mean, located
+from .errors import GamesimError, PluginError, PluginRunError, did_you_mean, located
 from .params import declared
 
 KINDS = ("targets", "generators", "discriminators", "objectives", "distances", "optimizers",
@@ -56,8 +63,15 @@ PROTOCOLS = {
 }
 
 
-class DuplicateError(PluginError):
-    """Two plugins registered the same name for one kind: results would be ambiguous."""
+# What a plugin's failure at import or in a hook may raise; KeyboardInterrupt passes through.
+FAILURES = (Exception, SystemExit)
+
+
+def failure(err):
+    """A plugin's exception as a phrase for an error message."""
+    if isinstance(err, SystemExit):
+        return f"it called sys.exit({err.code!r})"
+    return f"{type(err).__name__}: {err}"
 
 
 def protocol_problem(kind, cls):
@@ -84,22 +98,37 @@ class Registry:
     def __init__(self):
         self.classes = {singular: {} for singular in SINGULAR.values()}
         self.origins = {singular: {} for singular in SINGULAR.values()}
+        self.clashes = {singular: {} for singular in SINGULAR.values()}  # name -> its origins
         self.broken = []  # (origin, error) of plugins whose registrations were refused
 
     def add(self, kind, cls, origin):
+        """Register ``cls``; a PluginError if it is invalid or its name is taken (the name is
+        then withdrawn: neither plugin is used under it)."""
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {origin!r} registered a {kind} without a string 'name' "
                               f"attribute: {cls!r}")
-        if name in self.classes[kind]:
-            raise DuplicateError(f"{kind} {name!r} is registered twice: by plugin "
-                                 f"{self.origins[kind][name]!r} and by plugin {origin!r}")
         try:
             declared(cls)
         except TypeError as err:
             raise PluginError(f"plugin {origin!r}, {kind} {name!r}: {err}") from None
+        clash = self.clashes.setdefault(kind, {})
+        if name in self.classes[kind] or name in clash:
+            origins = clash.setdefault(name, [self.origins[kind].pop(name, None)])
+            origins.append(origin)
+            self.classes[kind].pop(name, None)
+            raise PluginError(self.clash(kind, name))
         self.classes[kind][name] = cls
         self.origins[kind][name] = origin
+
+    def clash(self, kind, name):
+        """The message for a name that several plugins registered for ``kind``."""
+        origins = self.clashes[kind][name]
+        times = "twice" if len(origins) == 2 else f"{len(origins)} times"
+        by = " and by ".join(f"plugin {o!r}" for o in origins)
+        return (f"{kind} {name!r} is registered {times}: by {by}; neither is used (choose "
+                f"which distributions' entry points load with GAMESIM_LOAD_PLUGINS, or rename "
+                f"one)")
 
     def names(self, kind):
         return sorted(self.classes[kind])
@@ -108,6 +137,8 @@ class Registry:
         try:
             return self.classes[kind][name]
         except (KeyError, TypeError):
+            if isinstance(name, str) and name in self.clashes.get(kind, {}):
+                raise GamesimError(located(where, key, self.clash(kind, name))) from None
             known = self.names(kind)
             note = "".join(f"; note: plugin {origin!r} is broken: {error}"
                            for origin, error in self.broken)
@@ -168,9 +199,9 @@ def _load_entry_points(pm):
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as err:  # a broken plugin must not stop scenarios that do not use it
+        except FAILURES as err:  # a broken plugin must not stop scenarios that do not use it
             _load_failures.append((origin, f"cannot load entry point {ep.name} = {ep.value}: "
-                                           f"{type(err).__name__}: {err}"))
+                                           f"{failure(err)}"))
             continue
         _origins[plugin] = origin
 
@@ -183,7 +214,17 @@ def broken():
 def load_modules(names, where="", key="-p"):
     """Import and register plugin modules named by ``-p`` or (``key="plugins"``) a scenario.
 
-    A module asked for by name that cannot be imported or registered is an error naming it.
+    ``where`` is the scenario file, if any. Each name is looked up, first match wins:
+
+    1. a module already imported under that name (an installed plugin's entry point imports
+       its module first; a module named twice is loaded once);
+    2. ``NAME.py`` or ``NAME/__init__.py`` in the folder of ``where``, then in the current
+       directory: only that module is loaded (registered in ``sys.modules`` under NAME), the
+       folders are not put on ``sys.path``, so files beside it shadow nothing;
+    3. an installed module, imported as usual.
+
+    A module asked for by name that cannot be imported or registered (an exception or
+    ``sys.exit`` at import) is an error naming it.
     """
     global _registry
     pm = manager()
@@ -192,17 +233,55 @@ def load_modules(names, where="", key="-p"):
             continue
         _trace(f"loading plugin module {name}")
         try:
-            module = importlib.import_module(name)
+            module = _import(name, where)
             if pm.is_registered(module):  # already loaded, e.g. as an installed entry point
                 continue
             pm.register(module, name=name)
-        except Exception as err:
-            detail = str(err) if isinstance(err, ImportError) else f"{type(err).__name__}: {err}"
+        except FAILURES as err:
+            detail = str(err) if isinstance(err, ImportError) else failure(err)
             raise GamesimError(located(where if key != "-p" else "", key,
                                        f"cannot import plugin module {name!r}: "
                                        f"{detail}")) from err
         _origins[module] = name
         _registry = None
+
+
+def _import(name, where):
+    """The module ``name`` found as :func:`load_modules` says."""
+    if name in sys.modules:
+        return sys.modules[name]
+    folders = [os.path.dirname(os.path.abspath(where))] if where else []
+    folders = list(dict.fromkeys([*folders, os.getcwd()]))
+    if "." not in name:  # a dotted name is a submodule: only an installed package has it
+        for folder in folders:
+            if os.path.isfile(os.path.join(folder, f"{name}.py")):
+                return _exec_file(name, os.path.join(folder, f"{name}.py"), None)
+            if os.path.isfile(os.path.join(folder, name, "__init__.py")):
+                return _exec_file(name, os.path.join(folder, name, "__init__.py"),
+                                  [os.path.join(folder, name)])
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise
+        raise ModuleNotFoundError(f"no {name}.py or {name}/__init__.py in "
+                                  f"{' or '.join(folders)}, and no installed module of that "
+                                  f"name", name=name) from None
+
+
+def _exec_file(name, path, package):
+    """Import the file ``path`` as the module (or package) ``name``."""
+    _trace(f"  from {path}")
+    spec = importlib.util.spec_from_file_location(name, path,
+                                                  submodule_search_locations=package)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: its own imports and pickle look it up
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def origin_of(plugin):
@@ -228,18 +307,14 @@ def registry():
                 _trace(f"{hook.name}(register) from {origin}")
 
                 def register(cls, _kind=SINGULAR[kind], _origin=origin):
-                    name = getattr(cls, "name", None)
-                    if isinstance(name, str) and name in reg.classes[_kind]:
-                        reg.add(_kind, cls, _origin)  # a DuplicateError naming both plugins
                     problem = protocol_problem(_kind, cls)
                     if problem is not None:
+                        name = getattr(cls, "name", None)
                         what = f"{_kind} {name!r}" if isinstance(name, str) else f"a {_kind}"
                         reg.broken.append((_origin, f"{what}: {problem}"))
                         return
                     try:
                         reg.add(_kind, cls, _origin)
-                    except DuplicateError:
-                        raise
                     except PluginError as err:
                         reg.broken.append((_origin, str(err)))
                     else:
@@ -247,10 +322,8 @@ def registry():
 
                 try:
                     impl.function(register=register)
-                except DuplicateError:
-                    raise
-                except Exception as err:
-                    reg.broken.append((origin, f"{hook.name} failed: {type(err).__name__}: {err}"))
+                except FAILURES as err:
+                    reg.broken.append((origin, f"{hook.name} failed: {failure(err)}"))
         _registry = reg
     return _registry
 
@@ -260,7 +333,8 @@ OBSERVER_HOOKS = ("gamesim_run_start", "gamesim_record", "gamesim_run_end")
 
 def _observer(hook_name, impl, origin):
     """A plain function calling one observer implementation with the arguments it declares;
-    an exception it raises becomes a PluginError naming the plugin and the hook."""
+    an exception it raises becomes a PluginRunError naming the plugin and the hook (exit
+    status 1: observers are called during a run)."""
     function, argnames = impl.function, impl.argnames
 
     def call(scenario=None, state=None, result=None, directory=None):
@@ -269,13 +343,13 @@ def _observer(hook_name, impl, origin):
             value = function(**{name: given[name] for name in argnames})
         except GamesimError:
             raise
-        except Exception as err:
-            raise PluginError(f"plugin {origin!r}: {hook_name} failed: "
-                              f"{type(err).__name__}: {err}") from err
+        except FAILURES as err:
+            raise PluginRunError(f"plugin {origin!r}: {hook_name} failed: "
+                                 f"{failure(err)}") from err
         if hook_name == "gamesim_record" and value is not None and not (
                 isinstance(value, dict) and all(isinstance(k, str) for k in value)):
-            raise PluginError(f"plugin {origin!r}: gamesim_record returned {value!r}, expected "
-                              f"None or a dict of metric name -> number")
+            raise PluginRunError(f"plugin {origin!r}: gamesim_record returned {value!r}, "
+                                 f"expected None or a dict of metric name -> number")
         return value
 
     call.plugin = origin

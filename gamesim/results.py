@@ -1,12 +1,15 @@
 """The run directory: written whole into a temporary sibling, then renamed into place."""
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import math
 import os
+import re
 import shutil
-import tempfile
+import socket
 import tomllib
 import zipfile
 
@@ -16,20 +19,10 @@ import tomli_w
 
 import gamesim
 
-from . import plugins as plugin_manager
+from . import interrupts, plugins as plugin_manager
 from .errors import GamesimError, RunDirectoryError
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same run gives the same bytes
-
-
-def default_out(name, root="runs"):
-    """``runs/<name>``, or ``runs/<name>-2``, ``-3``... if taken: runs are never mixed."""
-    candidate = os.path.join(root, name)
-    n = 2
-    while os.path.exists(candidate):
-        candidate = os.path.join(root, f"{name}-{n}")
-        n += 1
-    return candidate
 
 
 def _format(v):
@@ -82,22 +75,111 @@ def summary_of(sc, result):
     }
 
 
-def write_run(out, sc, result, draw_plots=None):
-    """Write the run directory ``out`` atomically; ``draw_plots(tmpdir)`` adds plots/.
+PARTIAL = ".partial"
 
-    Plugins' ``gamesim_run_end`` observers are called last, with the directory being written,
-    so their extra files are renamed into place with the run (or removed with it on failure).
-    """
-    out = os.path.abspath(out)
-    if os.path.exists(out):
-        raise GamesimError(f"{out}: already exists; choose another --out (runs are never mixed)")
-    parent = os.path.dirname(out)
-    existing = parent
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial", dir=parent)
+
+def _host():
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+
+
+def partial_name(base):
+    """A hidden temporary name beside ``base`` that tells who writes it:
+    ``.<base>~<host>~<pid>.partial`` (``~`` is in neither a run name nor a host name)."""
+    return f".{base[:100]}~{_host()}~{os.getpid()}{PARTIAL}"
+
+
+def _owner(entry):
+    """(base, host, pid) of a temporary name made by :func:`partial_name`, else None."""
+    if not (entry.startswith(".") and entry.endswith(PARTIAL)):
+        return None
+    parts = entry[1:-len(PARTIAL)].split("~")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
+def _alive(pid):
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_leftovers(folder):
+    """Remove what gamesim processes of this host that are gone (killed by SIGKILL, say) left
+    half-written in ``folder``; another host's leftovers (a folder shared with Dask workers)
+    are that host's to remove."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    host = _host()
+    for entry in entries:
+        owner = _owner(entry)
+        if owner is None or owner[1] != host or _alive(owner[2]):
+            continue
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+@contextlib.contextmanager
+def _locked(folder):
+    """An exclusive lock on ``folder`` itself (flock on its descriptor: no lock file to leave
+    behind, and released by the kernel if the process dies)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _taken(parent, base):
+    """Whether ``base`` exists in ``parent`` or is being written there by a live process."""
+    if os.path.lexists(os.path.join(parent, base)):
+        return True
+    prefix = f".{base[:100]}~"
+    return any(entry.startswith(prefix) and _owner(entry) is not None
+               for entry in os.listdir(parent))
+
+
+def _first_existing(folder):
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+class Reservation:
+    """A run directory's place, taken before simulating: a hidden temporary folder beside the
+    final one, filled by :meth:`write`, then renamed into place by :meth:`commit` or removed
+    with the folders made for it by :meth:`release`. Used as a context manager, it is released
+    when the block raises."""
+
+    def __init__(self, final, tmp, existing):
+        self.final, self.tmp, self.existing = final, tmp, existing
+        self.committed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None:
+            self.release()
+
+    def write(self, sc, result, draw_plots=None):
+        """Write the run's files into the temporary folder; ``draw_plots(folder)`` adds plots/.
+
+        Plugins' ``gamesim_run_end`` observers are called last, with the folder being written,
+        so their extra files are renamed into place with the run (or removed with it).
+        """
+        tmp = self.tmp
         with open(os.path.join(tmp, "scenario.toml"), "wb") as f:
             tomli_w.dump(sc.resolved, f)
         with open(os.path.join(tmp, "metrics.csv"), "w", newline="") as f:
@@ -111,13 +193,69 @@ def write_run(out, sc, result, draw_plots=None):
         if draw_plots is not None:
             draw_plots(tmp)
         for hook in plugin_manager.observers()["gamesim_run_end"]:
-            hook(scenario=sc, result=result, directory=tmp)  # extra files go in with the run
-        os.rename(tmp, out)
+            hook(scenario=sc, result=result, directory=tmp)
+
+    def commit(self):
+        """Rename the finished folder into place (never cut in two by a signal)."""
+        interrupts.check()
+        try:
+            with interrupts.deferred():
+                os.rename(self.tmp, self.final)
+                self.committed = True
+        except interrupts.Interrupted as signal_:
+            if self.committed:  # the result is in place: say so rather than call it lost
+                signal_.written = self.final
+            raise
+        return self.final
+
+    def release(self):
+        """Remove the temporary folder and the empty folders made for it."""
+        if not self.committed:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            _remove_created(os.path.dirname(self.final), self.existing)
+
+
+def reserve(out=None, name=None, root="runs"):
+    """Take the place of a run directory before simulating: ``out`` (refused if it exists), or
+    the first free one of ``root/name``, ``root/name-2``, ... (two runs started together get
+    two of them). A place that cannot be written is bad input, found before any work is done.
+    """
+    final = os.path.abspath(out if out is not None else os.path.join(root, name))
+    shown = f"--out {out}" if out is not None else os.path.join(root, name)
+    parent = os.path.dirname(final)
+    existing = _first_existing(parent)
+    if not os.path.isdir(existing):
+        raise GamesimError(f"{shown}: {existing} is a file, not a folder")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with _locked(parent):
+            remove_leftovers(parent)
+            base, n = os.path.basename(final), 2
+            while _taken(parent, base):
+                if out is not None:
+                    raise GamesimError(f"{shown}: already exists; choose another directory "
+                                       "(a run is never mixed into an earlier one)")
+                base, n = f"{name}-{n}", n + 1
+            final = os.path.join(parent, base)
+            with contextlib.suppress(FileNotFoundError):  # a name too long is refused here
+                os.lstat(final)
+            tmp = os.path.join(parent, partial_name(base))
+            os.mkdir(tmp)  # mode 0o777 less the umask, as the final directory's will be
+    except OSError as err:
+        _remove_created(parent, existing)
+        raise GamesimError(f"{shown}: cannot write a run directory there: "
+                           f"{err.strerror or err}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         _remove_created(parent, existing)
         raise
-    return out
+    return Reservation(final, tmp, existing)
+
+
+def write_run(out, sc, result, draw_plots=None):
+    """Write the run directory ``out`` whole: into a temporary sibling, then renamed."""
+    with reserve(out) as reservation:
+        reservation.write(sc, result, draw_plots)
+        return reservation.commit()
 
 
 def _remove_created(folder, existing):
@@ -131,7 +269,10 @@ def _remove_created(folder, existing):
 
 
 class RunData:
-    """A saved run read back: metric columns, snapshots, summary and scenario (for plots)."""
+    """A saved run read back: metric columns, snapshots, summary and scenario (for plots).
+
+    Whatever is wrong with the files (missing, unparsable, of the wrong shape, arrays of
+    another grid) is a :class:`RunDirectoryError` naming the directory and what is wrong."""
 
     FILES = ("scenario.toml", "summary.json", "metrics.csv", "snapshots.npz")
 
@@ -150,15 +291,13 @@ class RunData:
                 self.summary = json.load(f)
             with open(os.path.join(path, "metrics.csv"), newline="") as f:
                 rows = list(csv.reader(f))
-            self.columns = {name: np.array([float(r[i]) for r in rows[1:]])
-                            for i, name in enumerate(rows[0])}
             with np.load(os.path.join(path, "snapshots.npz"), allow_pickle=False) as z:
                 self.snapshots = {k: z[k] for k in z.files}
-            if "iteration" not in self.columns or "p_gen" not in self.snapshots:
-                raise ValueError("metrics.csv or snapshots.npz lacks the run's data")
-        except (ValueError, IndexError, KeyError, OSError, tomllib.TOMLDecodeError,
-                zipfile.BadZipFile) as err:
-            raise RunDirectoryError(f"{path}: damaged gamesim run directory: {err}") from None
+            self.columns = _columns(rows)
+            _check_shapes(self.scenario, self.summary, self.snapshots)
+        except (ValueError, IndexError, KeyError, TypeError, OSError, UnicodeDecodeError,
+                tomllib.TOMLDecodeError, zipfile.BadZipFile, EOFError) as err:
+            raise RunDirectoryError(f"damaged run directory: {path}: {err}") from None
 
     @classmethod
     def from_result(cls, sc, result):
@@ -171,3 +310,42 @@ class RunData:
         self.columns = {name: rows[:, i] for i, name in enumerate(result.columns)}
         self.snapshots = snapshot_arrays(sc, result)
         return self
+
+
+def _columns(rows):
+    if not rows or "iteration" not in rows[0]:
+        raise ValueError("metrics.csv has no header with an 'iteration' column")
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != width:
+            raise ValueError(f"metrics.csv line {number} has {len(row)} fields, the header "
+                             f"{width}")
+    return {name: np.array([float(r[i]) for r in rows[1:]]) for i, name in enumerate(rows[0])}
+
+
+def _check_shapes(scenario, summary, snapshots):
+    """The files agree with each other: one grid, one snapshot per iteration listed."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
+        raise ValueError("summary.json is not an object with a 'status'")
+    if not isinstance(scenario.get("output", {}), dict):
+        raise ValueError("scenario.toml's [output] is not a table")
+    for key in ("x", "p_data", "iterations", "p_gen"):
+        if key not in snapshots:
+            raise ValueError(f"snapshots.npz lacks {key!r}")
+    for key, array in snapshots.items():
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"snapshots.npz: {key!r} holds {array.dtype}, not numbers")
+    if snapshots["iterations"].ndim != 1 or snapshots["x"].ndim != 1:
+        raise ValueError("snapshots.npz: 'x' and 'iterations' are not 1D arrays")
+    count, cells = snapshots["iterations"].size, snapshots["x"].size
+    grid = scenario.get("grid", {})
+    if not isinstance(grid, dict) or grid.get("points", cells) != cells:
+        raise ValueError(f"snapshots.npz holds a grid of {cells} cells, scenario.toml's [grid] "
+                         f"is {grid!r}")
+    expected = {"p_data": (cells,), "p_gen": (count, cells), "d": (count, cells),
+                "critic": (count, cells)}
+    for key, shape in expected.items():
+        if key in snapshots and snapshots[key].shape != shape:
+            raise ValueError(f"snapshots.npz: {key!r} has shape {snapshots[key].shape}, "
+                             f"expected {shape} (a grid of {cells} cells, {count} snapshots)")
+

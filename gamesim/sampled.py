@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .engine import Recorder, Steps, _check, _Players, iterate, start_run
+from .engine import _check, _Players, iterate
 
 STREAM = 2  # spawn-key prefix of the per-iteration streams
 GENERATOR, DISCRIMINATOR = 0, 1
@@ -115,9 +115,12 @@ def run(sc, progress=None):
     start = time.perf_counter()
     players = _Players(sc)
     batches = Batches(sc, players)
-    observers, theta, psi = start_run(sc)
-    steps = Steps(sc, players, theta, psi)
-    recorder = Recorder(sc, players, observers, theta, psi, (["batch_value"], batches.value))
+    return iterate(sc, players, lambda steps: _update(sc, batches, steps), progress, start,
+                   eager=False, batch=(["batch_value"], batches.value))
+
+
+def _update(sc, batches, steps):
+    """One iteration of the sampled dynamics: the function ``iterate`` calls with each state."""
     g_look, d_look = steps.g_look, steps.d_look
 
     def update(state, theta, psi):
@@ -150,4 +153,4 @@ def run(sc, progress=None):
         psi = steps.disc(psi, g_psi)
         return steps.gen(theta, g_theta), psi
 
-    return iterate(sc, players, steps, recorder, theta, psi, update, progress, start, eager=False)
+    return update

@@ -6,11 +6,13 @@ written; errors name the file, the dotted key, the bad value and what is allowed
 
 import dataclasses
 import os
+import re
+import stat
 import tomllib
 
 import numpy as np
 
-from . import checks, plugins as plugin_manager
+from . import checks, memory, plugins as plugin_manager
 from .errors import GamesimError, did_you_mean, located
 from .grid import Grid
 from .params import build, fill, param
@@ -123,15 +125,30 @@ class Scenario:
     sampling: Sampling | None = None
 
 
+MAX_FILE_BYTES = 4 * 2 ** 20  # a scenario is a page of settings; more is a wrong file
+MAX_DEPTH = 64  # levels of tables and arrays
+
+
 def read_toml(path):
-    """Parse a TOML file; a missing, unreadable, binary or malformed file is a GamesimError."""
+    """Parse a TOML file; a missing, unreadable, special (FIFO, device), oversize, binary,
+    malformed or too deeply nested file is a GamesimError."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        info = os.stat(path)
     except FileNotFoundError:
         raise GamesimError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise GamesimError(f"{path}: is a directory, expected a scenario file (.toml)") from None
+    except OSError as err:
+        raise GamesimError(f"{path}: cannot read: {err.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise GamesimError(f"{path}: is a directory, expected a scenario file (.toml)")
+    # checked before opening: a FIFO would block and a device such as /dev/zero never ends
+    if not stat.S_ISREG(info.st_mode):
+        raise GamesimError(f"{path}: not a regular file (expected a scenario file (.toml))")
+    if info.st_size > MAX_FILE_BYTES:
+        raise GamesimError(f"{path}: {info.st_size} bytes, more than a scenario file may have "
+                           f"({MAX_FILE_BYTES // 2 ** 20} MiB)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise GamesimError(f"{path}: cannot read: {err.strerror}") from None
     try:
@@ -140,10 +157,32 @@ def read_toml(path):
             raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
     except UnicodeDecodeError:
         raise GamesimError(f"{path}: not a text file (expected a UTF-8 TOML scenario)") from None
+    too_deep = GamesimError(f"{path}: nested too deep: more than {MAX_DEPTH} levels of tables "
+                            f"and arrays")
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise GamesimError(f"{path}: TOML syntax error: {err}") from None
+    except RecursionError:
+        raise too_deep from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
+    return data
+
+
+def _depth(value):
+    """Levels of nested tables and arrays in ``value``, counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            deepest = max(deepest, level)
+            continue
+        stack.extend((v, level + 1) for v in value)
+        deepest = max(deepest, level + 1)
+    return deepest
 
 
 def apply_overrides(data, overrides, path):
@@ -188,8 +227,37 @@ def _table(data, key, path, required=False):
     return value
 
 
-def load(path, overrides=(), extra_plugins=()):
-    """Read, override and validate a scenario file; return a :class:`Scenario`."""
+# the players' recorded parameters and gradient norms: a few named numbers each (a large
+# model records its norm)
+PARAMETER_COLUMNS = 16
+NAME_CHARACTERS = "ASCII letters, digits, '.', '_' and '-'"
+MAX_NAME = 100
+
+
+def run_name(data, path):
+    """The run's name from a scenario's TOML table (overrides applied): its ``name``, which
+    names the run's folder and so must be a plain name (no path), or by default the file's
+    stem with every other character replaced by '-'."""
+    name = data.get("name")
+    if name is None or name == "":
+        stem = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.splitext(os.path.basename(path))[0])
+        stem = stem[:MAX_NAME]
+        return "scenario" if stem in ("", ".", "..") else stem
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or \
+            name in (".", "..") or len(name) > MAX_NAME:
+        raise GamesimError(located(path, "name", f"got {name!r:.120}, expected a plain name: "
+                                                 f"{NAME_CHARACTERS}, at most {MAX_NAME} "
+                                                 f"characters, not '.' or '..' (it names the "
+                                                 f"run's folder)"))
+    return name
+
+
+def load(path, overrides=(), extra_plugins=(), memory_share=1):
+    """Read, override and validate a scenario file; return a :class:`Scenario`.
+
+    ``memory_share``: how many runs share the machine's memory (a sweep's parallel points);
+    a scenario that would need more than its share of the limit is refused.
+    """
     path = os.fspath(path)
     data = apply_overrides(read_toml(path), overrides, path)
     for key in data:
@@ -199,15 +267,19 @@ def load(path, overrides=(), extra_plugins=()):
     top = _Top()
     resolved = fill(top, {k: data[k] for k in _Top.__dict__ if k in data}, None, path, "",
                     "a scenario")
-    resolved["name"] = top.name or os.path.splitext(os.path.basename(path))[0]
-    plugin_manager.load_modules(extra_plugins)
+    resolved["name"] = run_name(data, path)
+    plugin_manager.load_modules(extra_plugins, path)  # -p: also beside the scenario file
     plugin_manager.load_modules(top.plugins, path, "plugins")
     registry = plugin_manager.registry()
 
     grid_section = _Grid()
     resolved["grid"] = fill(grid_section, _table(data, "grid", path), registry, path, "grid",
                             "[grid]")
-    grid = Grid(grid_section.lower, grid_section.upper, grid_section.points)
+    points = grid_section.points
+    # before any array is built: a grid too large for memory is bad input, not a MemoryError
+    need = memory.grid_bytes(points)
+    memory.check(need, path, "grid.points", f"{points} cells", memory_share)
+    grid = Grid(grid_section.lower, grid_section.upper, points)
 
     target, resolved["target"] = build(registry, "target", _table(data, "target", path, True),
                                        path, "target")
@@ -215,7 +287,9 @@ def load(path, overrides=(), extra_plugins=()):
     p_data, target_outside = target.masses(grid)
     if not p_data.sum() > 0:
         raise GamesimError(located(path, "target", f"has no mass on the grid "
-                                                   f"[{grid.lower}, {grid.upper}]"))
+                                                   f"[{grid.lower}, {grid.upper}]: all of it "
+                                                   f"lies outside; widen [grid] or move the "
+                                                   f"target onto it"))
 
     game = _Game()
     resolved["game"] = fill(game, _table(data, "game", path), registry, path, "game", "[game]")
@@ -269,6 +343,12 @@ def load(path, overrides=(), extra_plugins=()):
         discriminator, resolved["discriminator"] = build(
             registry, "discriminator", disc_spec, path, "discriminator",
             reserved=("optimizer", "steps", "regularizer"))
+        # the players' per-cell arrays, checked before the discriminator's set-up builds its
+        # features
+        need += sum(memory.player_bytes(p, points) for p in (generator, discriminator))
+        memory.check(need, path, "discriminator", f"{points} cells with generator "
+                                                  f"{generator.name!r} and discriminator "
+                                                  f"{discriminator.name!r}", memory_share)
         _setup(discriminator, grid)
         if getattr(discriminator, "oracle", False):
             for key in ("optimizer", "steps", "regularizer"):
@@ -338,6 +418,10 @@ def load(path, overrides=(), extra_plugins=()):
     output = _Output()
     resolved["output"] = fill(output, output_table, registry, path, "output", "[output]")
     resolved["output"]["snapshots"] = snapshots_spec
+    if discriminator is None:
+        need += memory.player_bytes(generator, points)
+    _check_output_memory(need, snapshots_spec, top, len(columns) + 2, points, path,
+                         memory_share)
     snapshots = _snapshot_iterations(snapshots_spec, top.iterations, path)
 
     scen = Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
@@ -432,10 +516,28 @@ def _setup(plugin, grid):
         plugin.setup(grid)
 
 
+def _check_output_memory(need, snapshots_spec, top, columns, points, path, share):
+    """Refuse snapshots or recorded rows that would not fit in memory beside ``need`` bytes,
+    before the snapshot iterations are listed. ``columns``: the metrics' columns, without the
+    players' parameters."""
+    count = len(snapshots_spec) if isinstance(snapshots_spec, list) else snapshots_spec
+    count = min(max(count, 1), top.iterations + 1) if isinstance(count, int) else 1
+    need += memory.snapshot_bytes(count, points)
+    memory.check(need, path, "output.snapshots", f"{count} snapshots of {points} cells",
+                 share)
+    rows = top.iterations // top.record_every + 2
+    need += memory.rows_bytes(rows, columns + PARAMETER_COLUMNS)
+    memory.check(need, path, "record_every", f"{rows} recorded rows (iterations "
+                                             f"{top.iterations} / record_every "
+                                             f"{top.record_every})", share)
+
+
 def _snapshot_iterations(spec, iterations, path):
     """``snapshots``: a count of evenly spaced iterations, or a list of iterations."""
     if isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1:
-        return sorted({int(round(t)) for t in np.linspace(0, iterations, spec)})
+        # more than iterations + 1 evenly spaced iterations round to every iteration
+        return sorted({int(round(t)) for t in np.linspace(0, iterations,
+                                                           min(spec, iterations + 1))})
     if isinstance(spec, list) and spec and all(
             isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= iterations for t in spec):
         return sorted(set(spec))

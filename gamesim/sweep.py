@@ -10,11 +10,9 @@ import itertools
 import math
 import multiprocessing
 import os
-import shutil
-import tempfile
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 
+from . import interrupts
 from .errors import GamesimError, located
 from .scenario import read_toml
 
@@ -50,13 +48,14 @@ def _short(value):
     return str(value)
 
 
-def run_point(path, point, plugins, out, plots):
-    """Run one sweep point into ``out``; return its sweep.csv row (never raises)."""
+def run_point(path, point, plugins, out, plots, memory_share=1):
+    """Run one sweep point into ``out``; return its sweep.csv row (never raises but for a
+    signal). ``memory_share``: how many points run at once, sharing the memory limit."""
     from . import engine, plotting, results, scenario
 
     row = {"status": "error", "error": ""}
     try:
-        sc = scenario.load(path, point, plugins)
+        sc = scenario.load(path, point, plugins, memory_share=memory_share)
         result = engine.run(sc)
 
         def draw(directory):
@@ -85,53 +84,63 @@ def _local_map(jobs):
         # fork keeps the kernels compiled and loaded in the parent: workers start at once
         context = multiprocessing.get_context("fork" if "fork" in
                                               multiprocessing.get_all_start_methods() else None)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pool = context.Pool(jobs, initializer=interrupts.worker_setup)
+        try:
             # chunks of about 1/32 of a worker's share: few round trips, and the worker that
             # finishes first waits for at most one short chunk of the other's
             chunk = max(1, len(calls) // (32 * jobs))
-            return list(pool.map(run_point, *zip(*calls), chunksize=chunk))
+            rows = pool.starmap(run_point, calls, chunksize=chunk)
+        except BaseException:
+            pool.terminate()  # a signal or an error: the workers must not outlive the sweep
+            raise
+        pool.close()
+        pool.join()
+        return rows
     return run_all
 
 
-def _dask_map(scheduler):
+def _dask_map(scheduler, connect_timeout):
     def run_all(calls):
         try:
             from dask.distributed import Client
         except ImportError:
             raise GamesimError("--executor dask needs the dask extra: "
                                "pip install 'gamesim[dask]'") from None
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError) as err:
+            raise GamesimError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                               f"{connect_timeout:g} s (--connect-timeout): {err}") from None
+        with client:
             futures = client.map(run_point, *zip(*calls), pure=False)
             return client.gather(futures)
     return run_all
 
 
-def run_sweep(path, out, overrides=(), plugins=(), jobs=None, executor="local",
-              scheduler=None, plots=False, metric=None):
-    """Run every point of the sweep in ``path`` into ``out``; return (rows, out).
+def run_sweep(path, out=None, overrides=(), plugins=(), jobs=None, executor="local",
+              scheduler=None, plots=False, metric=None, connect_timeout=10.0):
+    """Run every point of the sweep in ``path`` into ``out`` (default ``runs/<name>-sweep``,
+    numbered if taken); return (rows, out).
 
-    The sweep directory is written into a temporary sibling and renamed into place at the end.
+    The sweep directory is reserved before any point runs, written into a temporary sibling
+    and renamed into place at the end.
     """
-    from . import scenario
+    from . import results, scenario
 
     data = scenario.apply_overrides(read_toml(path), overrides, path)
     keys, points = sweep_points(path, data)
-    base = _first_valid(path, overrides, points, plugins)
-    out = os.path.abspath(out)
-    if os.path.exists(out):
-        raise GamesimError(f"{out}: already exists; choose another --out")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial",
-                           dir=os.path.dirname(out))
-    try:
+    jobs = 1 if executor == "dask" else jobs or os.cpu_count() or 1
+    base = _first_valid(path, overrides, points, plugins, jobs)
+    with results.reserve(out, f"{base.name}-sweep") as reservation:
+        tmp = reservation.tmp
         names = [point_name(i, p) for i, p in enumerate(points)]
-        calls = [(os.path.abspath(path), [*overrides, *p], list(plugins), os.path.join(tmp, n), plots)
-                 for n, p in zip(names, points)]
-        run_all = _dask_map(scheduler) if executor == "dask" else \
-            _local_map(jobs or os.cpu_count() or 1)
+        calls = [(os.path.abspath(path), [*overrides, *p], list(plugins), os.path.join(tmp, n),
+                  plots, jobs) for n, p in zip(names, points)]
+        run_all = _dask_map(scheduler, connect_timeout) if executor == "dask" else \
+            _local_map(jobs)
         rows = run_all(calls)
-        for name, point, row in zip(names, points, rows):
-            row.update({"index": names.index(name), "run": name, **dict(point)})
+        for index, (name, point, row) in enumerate(zip(names, points, rows)):
+            row.update({"index": index, "run": name, **dict(point)})
         write_sweep_csv(os.path.join(tmp, "sweep.csv"), keys, rows)
         metric = metric or _default_metric(rows)
         if metric is not None and len(keys) in (1, 2):
@@ -139,21 +148,18 @@ def run_sweep(path, out, overrides=(), plugins=(), jobs=None, executor="local",
             fig = plotting.figure_sweep(rows, keys, metric, base.name)
             fig.savefig(os.path.join(tmp, f"sweep-{metric}.png"), dpi=plotting.DPI,
                         metadata=plotting.METADATA["png"])
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return rows, out
+        results.remove_leftovers(tmp)  # of a worker killed while writing its point
+        return rows, reservation.commit()
 
 
-def _first_valid(path, overrides, points, plugins):
+def _first_valid(path, overrides, points, plugins, memory_share):
     """The first point that validates; if none does, the error is outside [sweep]: raise it."""
     from . import scenario
 
     first_error = None
     for point in points:
         try:
-            return scenario.load(path, [*overrides, *point], plugins)
+            return scenario.load(path, [*overrides, *point], plugins, memory_share=memory_share)
         except GamesimError as err:
             first_error = first_error or err
     raise first_error

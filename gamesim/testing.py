@@ -22,7 +22,9 @@ import math
 import numpy as np
 
 from . import plugins as plugin_manager
+from .errors import PluginError
 from .grid import Grid
+from .optstate import flat_state, set_flat_state
 from .params import build
 
 GRID = Grid(-4.0, 4.0, 64)
@@ -77,7 +79,28 @@ def directional_fd(f, x, v, eps):
 
 def _assert_close(plugin, what, exact, approx, rtol, atol):
     assert math.isclose(exact, approx, rel_tol=rtol, abs_tol=atol), \
-        f"{_who(plugin)}: {what}: analytic {exact!r} vs finite differences {approx!r}"
+        f"{_who(plugin)}: {what}: analytic {exact!r} vs finite differences {approx!r} " \
+        f"(rtol {rtol:g}, atol {atol:g})"
+
+
+def _assert_vjp(plugin, method, grad, f, x, v, rtol, atol):
+    """``grad`` (what ``method`` returned, the gradient of the scalar f at x) against central
+    differences of f along v, then, if they disagree, parameter by parameter along v's
+    support, to name the first index that is off."""
+    exact, approx = float(grad @ v), directional_fd(f, x, v, 1e-6)
+    if math.isclose(exact, approx, rel_tol=rtol, abs_tol=atol):
+        return
+    scale = np.abs(grad).max()
+    for i in np.flatnonzero(v):
+        e = np.zeros_like(x)
+        e[i] = 1.0
+        one = directional_fd(f, x, e, 1e-6)
+        if not math.isclose(grad[i], one, rel_tol=rtol, abs_tol=atol + rtol * scale):
+            raise AssertionError(
+                f"{_who(plugin)}: VJP {method} disagrees with finite differences at parameter "
+                f"index {i}: analytic {float(grad[i])!r} vs finite differences {one!r} (rtol "
+                f"{rtol:g}, atol {atol:g} plus rtol times the largest |gradient| entry)")
+    _assert_close(plugin, f"VJP {method} along a random direction", exact, approx, rtol, atol)
 
 
 def _assert_vector(plugin, x, n, what, finite=True):
@@ -119,33 +142,63 @@ def check_target(target, grid=GRID):
     _assert_outside(target, outside)
 
 
-def check_distance(distance, grid=GRID, seed=0, trials=5, rtol=1e-5, atol=1e-8):
-    """D(p, p) = 0, D >= 0, the gradient in q (shape (N,)) against finite differences along
-    mass-preserving directions at interior points, and no NaN on disjoint supports (inf is
-    allowed: an infinite divergence is inf)."""
+def check_distance(distance, grid=GRID, seed=0, trials=5, rtol=1e-5, atol=1e-8, zero=1e-12):
+    """The distance's contract (docs/plugins.md, "Distance"), with these tolerances:
+
+    - D(p, p) = 0 within ``zero`` (absolute), for interior p and for p with zero cells;
+    - D(p, q) >= 0 for p != q, exactly: a negative value, however small, is refused; finite
+      for interior masses (every cell > 0);
+    - ``grad(p, q)`` has shape (N,) and matches central differences of D along
+      mass-preserving directions at interior points, within ``rtol`` relative and ``atol``
+      times the direction's 1-norm absolute;
+    - with zero cells in p, in q or in both, and on disjoint supports: the value is not NaN
+      and is >= 0 (inf allowed, > 0 on disjoint supports); the gradient has no NaN and is
+      finite wherever p > 0 and q > 0 (±inf only where p or q is 0)."""
     rng = np.random.default_rng(seed)
     n = grid.points
+
+    def assert_value(p, q, where):
+        d = distance.value(p, q)
+        assert isinstance(d, (float, np.floating)) and not math.isnan(d) and d >= 0, \
+            f"{_who(distance)}: D(p, q) = {d!r} {where}, expected a float >= 0 (inf allowed; " \
+            f"no tolerance: a distance is never negative)"
+        g = _assert_vector(distance, distance.grad(p, q), n, f"{where}, grad(p, q)",
+                           finite=False)
+        assert not np.isnan(g).any(), \
+            f"{_who(distance)}: {where}, grad(p, q) has NaN at cells {np.flatnonzero(np.isnan(g))}"
+        infinite = (p > 0) & (q > 0) & np.isinf(g)
+        assert not infinite.any(), \
+            f"{_who(distance)}: {where}, grad(p, q) is infinite where p > 0 and q > 0, at cells " \
+            f"{np.flatnonzero(infinite)} (±inf is allowed only where p or q is 0)"
+        return d, g
+
+    def assert_zero(p, where):
+        same = float(distance.value(p, p))
+        assert abs(same) <= zero, \
+            f"{_who(distance)}: D(p, p) = {same!r} {where}, expected 0 (within {zero:g})"
+
     for _ in range(trials):
         p, q = random_masses(rng, n), random_masses(rng, n)
-        same = float(distance.value(p, p))
-        assert abs(same) < 1e-12, f"{_who(distance)}: D(p, p) = {same!r}, expected 0"
-        d = distance.value(p, q)
-        assert isinstance(d, (float, np.floating)) and math.isfinite(d) and d >= 0, \
-            f"{_who(distance)}: D(p, q) = {d!r}, expected a finite float >= 0 for interior masses"
-        g = _assert_vector(distance, distance.grad(p, q), n, "grad(p, q)")
+        assert_zero(p, "for interior p")
+        d, g = assert_value(p, q, "for interior masses")
+        assert math.isfinite(d), f"{_who(distance)}: D(p, q) = {d!r} for interior masses, " \
+                                 f"expected a finite value"
         v = rng.normal(size=n)
         v -= v.mean()  # keep the total mass
         v *= 0.1 * q.min() / np.abs(v).max()
         approx = directional_fd(lambda x: distance.value(p, x), q, v, 1e-3)
         _assert_close(distance, "directional derivative in q", float(g @ v), approx, rtol,
                       atol * np.abs(v).sum())
+        holes = random_masses(rng, n, zeros=n // 8)
+        other = random_masses(rng, n, zeros=n // 8)
+        assert_value(p, holes, "where q has zero cells")
+        assert_value(holes, q, "where p has zero cells")
+        assert_value(holes, other, "where p and q have zero cells")
+        assert_zero(holes, "for p with zero cells")
     left, right = disjoint_masses(n)
     for a, b in ((left, right), (right, left)):
-        value = distance.value(a, b)
-        assert not math.isnan(value), f"{_who(distance)}: NaN on disjoint supports"
+        value, _ = assert_value(a, b, "on disjoint supports")
         assert value > 0, f"{_who(distance)}: D = {value!r} on disjoint supports, expected > 0"
-        assert not np.isnan(distance.grad(a, b)).any(), \
-            f"{_who(distance)}: NaN gradient on disjoint supports"
 
 
 def check_generator(generator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9):
@@ -169,8 +222,8 @@ def check_generator(generator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
         assert isinstance(grad, np.ndarray) and grad.shape == theta.shape, \
             f"{_who(generator)}: vjp shape {getattr(grad, 'shape', grad)}, expected {theta.shape}"
         v = np.where(finite, rng.normal(size=theta.size), 0.0)
-        approx = directional_fd(lambda t: float(g_p @ generator.forward(t)[0]), theta, v, 1e-6)
-        _assert_close(generator, "VJP", float(grad[finite] @ v[finite]), approx, rtol, atol)
+        _assert_vjp(generator, "vjp(theta, g_p)", np.where(finite, grad, 0.0),
+                    lambda t: float(g_p @ generator.forward(t)[0]), theta, v, rtol, atol)
     if hasattr(generator, "transform") and generator.transform is not None:
         z, x = generator.transform(theta0.copy())
         assert np.shape(z) == np.shape(x) and np.ndim(x) == 1, \
@@ -204,8 +257,8 @@ def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, a
         assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
             f"{_who(discriminator)}: vjp shape {getattr(grad, 'shape', grad)}, expected {psi.shape}"
         v = rng.normal(size=psi.size)
-        approx = directional_fd(lambda t: float(g_u @ discriminator.forward(t)), psi, v, 1e-6)
-        _assert_close(discriminator, "VJP", float(grad @ v), approx, rtol, atol)
+        _assert_vjp(discriminator, "vjp(psi, g_u)", grad,
+                    lambda t: float(g_u @ discriminator.forward(t)), psi, v, rtol, atol)
         if hasattr(discriminator, "forward_at"):
             at = discriminator.forward_at(psi.copy(), np.array(grid.x))
             assert np.allclose(at, u, rtol=1e-12, atol=1e-12), \
@@ -231,8 +284,8 @@ def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, a
             grad = discriminator.dudx_vjp(psi.copy(), g)
             assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
                 f"{_who(discriminator)}: dudx_vjp shape {getattr(grad, 'shape', grad)}"
-            approx = directional_fd(lambda t: float(g @ discriminator.dudx(t)), psi, v, 1e-6)
-            _assert_close(discriminator, "dudx_vjp", float(grad @ v), approx, rtol, atol)
+            _assert_vjp(discriminator, "dudx_vjp(psi, g)", grad,
+                        lambda t: float(g @ discriminator.dudx(t)), psi, v, rtol, atol)
 
 
 def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9):
@@ -290,11 +343,17 @@ def _softmax(theta):
     return e / e.sum()
 
 
-def check_optimizer(optimizer, seed=0, max_steps=5000):
+def check_optimizer(optimizer, seed=0, max_steps=5000, state_steps=5):
     """Steps keep shape and dtype and descend: 1/2 |x|^2 from a random start until its norm
     halves (within ``max_steps``), or, for an optimizer stepping mass logits
     (``requires_logit_params``, given dL/dp), 1/2 |p - t|^2 over the simplex. Where present,
-    ``lookahead`` returns a new vector and leaves theta alone."""
+    ``lookahead`` returns a new vector and leaves theta alone.
+
+    The state (:mod:`gamesim.optstate`): ``flat_state`` reads it and ``set_flat_state`` writes
+    it back; a state that is not empty changes in ``state_steps`` steps with a non-zero
+    gradient (a ``step`` that rebinds ``state`` instead of updating it in place loses its
+    momentum); and a step depends on nothing but (theta, grad, state): stepping from a state
+    and from a copy written by ``set_flat_state`` gives the same theta and state."""
     rng = np.random.default_rng(seed)
     logits = getattr(optimizer, "requires_logit_params", False)
     if logits:
@@ -313,6 +372,7 @@ def check_optimizer(optimizer, seed=0, max_steps=5000):
 
         def grad(x):
             return x.copy()
+    _check_state(optimizer, x.copy(), grad, state_steps)
     start = distance(x)
     state = optimizer.init_state(x)
     if hasattr(optimizer, "lookahead"):
@@ -332,6 +392,43 @@ def check_optimizer(optimizer, seed=0, max_steps=5000):
             break  # running away
     raise AssertionError(f"{_who(optimizer)}: did not descend {'1/2 |p - t|^2' if logits else '1/2 |x|^2'}"
                          f" in {max_steps} steps ({start:.3g} -> {distance(x):.3g})")
+
+
+def _check_state(optimizer, x, grad, steps):
+    """The state rules of :func:`check_optimizer`, over ``steps`` (at least 2) steps from x."""
+    try:
+        state = optimizer.init_state(x)
+        flats, after_one = [flat_state(optimizer, state)], None
+        for k in range(steps):
+            if k == 1:
+                after_one = x.copy(), copy.deepcopy(state)
+            x = optimizer.step(x, grad(x), state)
+            flats.append(flat_state(optimizer, state))
+        if flats[0].size and all(np.array_equal(f, flats[0]) for f in flats[1:]):
+            raise AssertionError(
+                f"{_who(optimizer)}: step(theta, grad, state) left its state ({flats[0].size} "
+                f"numbers) unchanged in {steps} steps with a non-zero gradient: update the state "
+                f"in place (velocity[:] = ..., state['m'] *= beta, state['t'] += 1); "
+                f"rebinding the name inside step (state = beta * state + grad, state = {{...}}) "
+                f"drops the update, so the momentum restarts at every step")
+        x1, state1 = after_one
+        vector = flat_state(optimizer, state1)
+        twin = copy.deepcopy(state1)
+        set_flat_state(optimizer, twin, np.zeros_like(vector))
+        assert not flat_state(optimizer, twin).any(), \
+            f"{_who(optimizer)}: set_flat_state(state, zeros) did not zero the state"
+        set_flat_state(optimizer, twin, vector)
+        assert np.array_equal(flat_state(optimizer, twin), vector), \
+            f"{_who(optimizer)}: flat_state after set_flat_state(state, v) is not v"
+    except (PluginError, ValueError) as err:
+        raise AssertionError(str(err)) from None
+    ours = optimizer.step(x1.copy(), grad(x1), state1)
+    theirs = optimizer.step(x1.copy(), grad(x1), twin)
+    assert np.array_equal(ours, theirs) and np.array_equal(flat_state(optimizer, state1),
+                                                           flat_state(optimizer, twin)), \
+        f"{_who(optimizer)}: two steps from equal states (one written by set_flat_state) " \
+        f"differ: a step must depend on nothing but (theta, grad, state), with no state kept " \
+        f"on the optimizer, and state_vector/load_state_vector must cover all of the state"
 
 
 def check_regularizer(regularizer, discriminator=None, grid=GRID, seed=0, trials=3, rtol=1e-5,

@@ -22,7 +22,9 @@ the share cut off is reported as mass outside the grid and the rest renormalized
 
 import csv
 import math
+import os
 import pathlib
+import stat
 
 import numpy as np
 from numba import njit
@@ -49,8 +51,10 @@ def _kde_cells(sample, bw, lower, h, edges, out):
     outside = 0.0
     for j in range(sample.size):
         x = sample[j]
-        k0 = int(min(max(math.floor((x - CUTOFF * bw - lower) / h), 0.0), n_cells))
-        k1 = int(min(max(math.ceil((x + CUTOFF * bw - lower) / h), 0.0), n_cells))
+        # one cell more on each side: with a bandwidth far below the cell width, x +- CUTOFF
+        # bw rounds to x, and a point on an edge would fall between the two cells it straddles
+        k0 = int(min(max(math.floor((x - CUTOFF * bw - lower) / h) - 1.0, 0.0), n_cells))
+        k1 = int(min(max(math.ceil((x + CUTOFF * bw - lower) / h) + 1.0, 0.0), n_cells))
         z_prev = (edges[k0] - x) / bw
         # the smaller of CDF and survival function at an edge: a single erfc gives every term
         # below from its accurate tail
@@ -108,14 +112,36 @@ def _rows_to_values(path, rows, header, index):
     return values
 
 
-def _read_csv(path, column, index):
+def _csv_rows(path):
+    """(line number, fields) of each CSV row with a non-blank field; the first row is the
+    header (stripped fields) when none of its fields is a number: (header or None, rows)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         rows = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
-    header = None
     if rows and all(_number(field) is None for field in rows[0][1]):
-        header = [field.strip() for field in rows[0][1]]
-        rows = rows[1:]
+        return [field.strip() for field in rows[0][1]], rows[1:]
+    return None, rows
+
+
+def _csv_head(path):
+    """What ``_csv_rows`` gives, reading only up to the first data row: (header or None, the
+    header's line number or 0, [first data row] or [])."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header, header_line = None, 0
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue
+            if header is None and not header_line and all(_number(x) is None for x in row):
+                header, header_line = [field.strip() for field in row], reader.line_num
+                continue
+            return header, header_line, [(reader.line_num, row)]
+    return header, header_line, []
+
+
+def _csv_index(path, header, rows, column, index):
+    """The 0-based column to read, from ``column`` or ``index`` (the only column by default);
+    ``rows`` holds at least the first data row."""
     if not rows:
         raise gamesim.ParameterError("path", f"{path}: " + ("has a header but no values"
                                                             if header else "is empty: no values"))
@@ -127,14 +153,31 @@ def _read_csv(path, column, index):
         if column not in header:
             raise gamesim.ParameterError("column", f"{path}: no column {column!r}; the header "
                                                    f"has {', '.join(map(repr, header))}")
-        index = header.index(column)
-    elif index is None:
+        return header.index(column)
+    if index is None:
         width = len(header or rows[0][1])
         if width != 1:
             names = f" ({', '.join(map(repr, header))})" if header else ""
             raise gamesim.ParameterError("column", f"{path}: has {width} columns{names}; choose "
                                                    f"one with column = NAME or index = N (from 0)")
-        index = 0
+        return 0
+    return index
+
+
+def _read_csv(path, column, index):
+    """NumPy's C parser reads the column; only when it fails, or finds a NaN or inf, does a
+    row-by-row pass with the csv module locate the problem by line and column."""
+    header, header_line, first = _csv_head(path)
+    index = _csv_index(path, header, first, column, index)
+    try:
+        values = np.loadtxt(path, dtype=np.float64, delimiter=",", usecols=index,
+                            skiprows=header_line, comments=None, quotechar='"', ndmin=1,
+                            encoding="utf-8-sig")
+    except ValueError:
+        values = None
+    if values is not None and np.isfinite(values).all():
+        return values
+    header, rows = _csv_rows(path)
     return _rows_to_values(path, rows, header, index)
 
 
@@ -159,6 +202,8 @@ def _read_npy(path, index):
         problem = "is an NPZ archive; save the one array with numpy.save"
     elif magic != NPY_MAGIC:
         problem = "is not an NPY file (no NPY header)"
+    if problem is None:
+        problem = _npy_size_problem(path)
     if problem is None:
         try:
             arr = np.load(path, allow_pickle=False)
@@ -195,12 +240,41 @@ def _read_npy(path, index):
     return values
 
 
+def _npy_size_problem(path):
+    """What is wrong with an NPY file whose header promises more data than the file holds
+    (np.load would fail with a raw error, or allocate what the header claims), or None."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return None  # a newer version: np.load checks it
+            shape, _, dtype = read_header(f)
+            start = f.tell()
+    except (ValueError, EOFError) as err:
+        return f"is not a readable NPY file: {err}"
+    if dtype.hasobject:
+        return None  # np.load refuses pickled objects with its own message
+    need = math.prod(shape) * dtype.itemsize
+    have = os.path.getsize(path) - start
+    if have < need:
+        return (f"is truncated: its header promises a {dtype} array of shape {shape} "
+                f"({need} bytes of data) but the file holds {have} bytes")
+    return None
+
+
 SUFFIXES = {".csv": "csv", ".npy": "npy"}
 
 
 def _read(path, fmt, column, index):
     """The sample in ``path``; every problem with the file is a ParameterError naming it."""
     try:
+        mode = os.stat(path).st_mode
+        # checked before opening: a FIFO would block and a device such as /dev/zero never ends
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise gamesim.ParameterError("path", f"{path}: not a regular file (expected a data "
+                                                 f"file: CSV, NPY or text)")
         if fmt == "csv":
             return _read_csv(path, column, index)
         return _read_npy(path, index) if fmt == "npy" else _read_text(path)

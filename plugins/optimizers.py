@@ -4,9 +4,12 @@ The kernels return nothing: Numba boxes a returned array by unpickling its type,
 0.5 us a call, as long as the whole step at a few hundred parameters.
 
 ``init_state(theta)`` makes the optimizer's per-player state, ``step(theta, grad, state)``
-moves theta. An optimizer that defines ``lookahead(theta, grad, state) -> theta_half`` (a
-copy) is an extrapolation method: the engine evaluates both players' gradients at the
-extrapolated point and passes those to ``step`` (extragradient, Korpelevich 1976).
+moves theta and updates that state in place (the engine keeps the object ``init_state``
+returned). The states hold arrays of theta's size and counters only, so
+:func:`gamesim.optstate.flat_state` reads each as a vector of one size from the start. An
+optimizer that defines ``lookahead(theta, grad, state) -> theta_half`` (a copy) is an
+extrapolation method: the engine evaluates both players' gradients at the extrapolated point
+and passes those to ``step`` (extragradient, Korpelevich 1976).
 """
 
 import math
@@ -138,11 +141,12 @@ class Optimistic:
     lr: float = gamesim.param(0.01, gt=0, help="learning rate")
 
     def init_state(self, theta):
-        return {"previous": None}
+        return {"previous": np.zeros_like(theta), "t": 0}
 
     def step(self, theta, grad, state):
-        if state["previous"] is None:
-            state["previous"] = grad.copy()
+        if state["t"] == 0:
+            state["previous"][:] = grad  # so the first step is a plain one
+        state["t"] += 1
         _optimistic_step(theta, grad, state["previous"], self.lr)
         return theta
 

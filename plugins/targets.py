@@ -110,7 +110,10 @@ class Point:
 
     def masses(self, grid):
         from .transforms import deposit
-        return deposit([self.at, self.at], grid)
+        p, outside = deposit([self.at, self.at], grid)
+        # the deposit puts a point beyond the grid into an edge cell, as a generator's must be
+        # (it keeps its gradient); data outside the grid is no mass on it
+        return (np.zeros(grid.points), 1.0) if outside > 0 else (p, outside)
 
 
 @gamesim.hookimpl

@@ -261,3 +261,36 @@ def plugin_module(tmp_path, monkeypatch):
         pm.unregister(name=name)
         sys.modules.pop(name, None)
     plugins._registry = None
+
+
+GAMESIM = os.path.join(os.path.dirname(sys.executable), "gamesim")  # the console script
+
+
+def gamesim_cli(args, cwd, env=None, timeout=300, input=None):
+    """Run the ``gamesim`` console script as a user types it, from ``cwd``; CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.pop("GAMESIM_TRACEBACK", None)
+    full_env.update(env or {})
+    return subprocess.run([GAMESIM, *[os.fspath(a) for a in args]], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, input=input)
+
+
+def tree(root):
+    """Every path under ``root`` (hidden ones included), relative and sorted: what is on disk."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            found.append(os.path.relpath(os.path.join(folder, name), root))
+    return sorted(found)
+
+
+def assert_one_line_error(proc, status, *fragments):
+    """Exit ``status``, one ``gamesim: error:`` line on stderr holding each fragment, no
+    traceback."""
+    assert proc.returncode == status, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("gamesim: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

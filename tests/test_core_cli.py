@@ -286,11 +286,11 @@ def test_set_overrides_are_parsed_as_toml(tmp_path, write_scenario, run_cli):
 def test_set_can_add_a_table_and_a_quoted_string(tmp_path, write_scenario, run_cli):
     path = write_scenario(GOOD)
     result = run_cli("run", path, "--out", tmp_path / "out", "--no-plots", "--quiet",
-                     "--set", "name='with spaces'", "--set", "stop.metric='tv'",
+                     "--set", "name='quoted-name_1.0'", "--set", "stop.metric='tv'",
                      "--set", "stop.below=0.5")
     assert result.status == 0, result.err
     run = read_run(tmp_path / "out")
-    assert run.summary["name"] == "with spaces"
+    assert run.summary["name"] == "quoted-name_1.0"
     assert run.summary["status"] == "converged" and run.last("tv") < 0.5
 
 

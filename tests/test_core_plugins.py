@@ -1,6 +1,6 @@
 """Third-party plugins named with -p or a scenario's `plugins` list register through the same
-hooks as the built-ins; a duplicate name is an error naming both plugins. (Fresh processes:
-the plugin manager is process-wide.)"""
+hooks as the built-ins; a duplicate name is a broken plugin naming both, and an error for a
+scenario that uses it. (Fresh processes: the plugin manager is process-wide.)"""
 
 import json
 import textwrap
@@ -34,12 +34,16 @@ def gamesim_register_targets(register):
 '''
 
 DUPLICATE = '''
+import numpy as np
 import gamesim
 
 
 class Normal:
     """Another normal."""
     name = "normal"
+
+    def masses(self, grid):
+        return np.full(grid.points, 1.0 / grid.points), 0.0
 
 
 @gamesim.hookimpl
@@ -87,15 +91,27 @@ def test_extra_plugin_module_is_listed_and_usable(tmp_path):
     assert "'triangle'" in result.stderr
 
 
-def test_duplicate_name_is_an_error_naming_both_plugins(tmp_path):
+def test_duplicate_name_is_broken_and_an_error_where_used(tmp_path):
     (tmp_path / "gs_dup_plugin.py").write_text(DUPLICATE)
-    result = run_subprocess(["plugins", "-p", "gs_dup_plugin"], cwd=tmp_path,
-                            env={"PYTHONPATH": str(tmp_path)})
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert "'normal'" in result.stderr and "gs_dup_plugin" in result.stderr
-    assert "gamesim_plugins.targets" in result.stderr
+    listed = run_subprocess(["plugins", "-p", "gs_dup_plugin"], cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    broken = parse_plugin_listing(listed.stdout)[
+        "broken plugins (not loaded; scenarios that do not use them still run)"]
+    assert "gs_dup_plugin:" in broken
+    line = next(line for line in listed.stdout.splitlines() if "registered twice" in line)
+    assert ("target 'normal' is registered twice: by plugin 'gamesim (gamesim_plugins.targets)'"
+            " and by plugin 'gs_dup_plugin'") in line and "GAMESIM_LOAD_PLUGINS" in line
+    assert "normal" not in parse_plugin_listing(listed.stdout)["targets"]
+    for kind in ("uniform", "normal"):
+        (tmp_path / f"{kind}.toml").write_text(
+            SCENARIO.format(plugins="").replace('"triangle"', f'"{kind}"').replace("half = 1.5",
+                                                                                ""))
+    fine = run_subprocess(["validate", "uniform.toml", "-p", "gs_dup_plugin"], cwd=tmp_path)
+    assert fine.returncode == 0, fine.stderr
+    result = run_subprocess(["validate", "normal.toml", "-p", "gs_dup_plugin"], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "target.kind: target 'normal' is registered twice" in result.stderr
 
 
 def test_listing_parser_reads_the_real_layout():

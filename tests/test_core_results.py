@@ -128,13 +128,17 @@ def test_object_arrays_are_not_pickled(tmp_path):
         results.write_npz(tmp_path / "a.npz", {"o": np.array([{}], dtype=object)})
 
 
-def test_default_out_never_reuses_a_directory(tmp_path):
+def test_reserve_never_reuses_a_directory_nor_one_being_written(tmp_path):
     root = tmp_path / "runs"
-    assert results.default_out("x", root) == os.path.join(root, "x")
+    first = results.reserve(name="x", root=root)
+    assert first.final == os.path.join(root, "x")
+    second = results.reserve(name="x", root=root)  # the first is still being written
+    assert second.final == os.path.join(root, "x-2")
+    second.release()
+    first.release()
+    assert not os.path.exists(root)  # released: the runs/ folder the first made is gone too
     os.makedirs(root / "x")
-    assert results.default_out("x", root) == os.path.join(root, "x-2")
-    os.makedirs(root / "x-2")
-    assert results.default_out("x", root) == os.path.join(root, "x-3")
+    assert results.reserve(name="x", root=root).final == os.path.join(root, "x-2")
 
 
 def test_reading_a_missing_or_damaged_run_directory(tmp_path):
