@@ -3,7 +3,7 @@
 Times one evaluation of the ``mmd`` plugin's value plus gradient (two products K v) with
 ``method = "fft"`` and ``method = "direct"`` (the matrix-free O(N^2) Numba double loop), on a
 smooth p against a q with a high-frequency perturbation, and prints medians of several repeats,
-the ratio direct / FFT and their disagreement, in units of the issue's absolute tolerance
+the ratio direct / FFT and their disagreement, in units of the absolute tolerance
 1e-12 x ||p - q||_1^2 x max|k| (a relative tolerance is meaningless when p - q is
 high-frequency and the value is rounding noise). ``--crossover`` times both methods at small N,
 which is how kernel_distances.FFT_FROM was chosen.

@@ -3,13 +3,14 @@ plugin returning the wrong shape or type is named in the error before the run st
 
 A NaN is not an error here: a diverged game is a result, and the engine's status names the
 first quantity and plugin that went non-finite. What is checked is the protocol's contract
-(docs/plugins.md): a generator's ``forward`` gives ``(p, mass_outside)`` with p of shape (N,),
-a discriminator's ``forward`` gives u of shape (N,), VJPs have their parameters' shape, and
-objectives' and distances' gradients have shape (N,).
+(gamesim/protocols.py): a generator's ``forward`` gives ``(p, mass_outside)`` with p of shape
+(N,), a discriminator's ``forward`` gives u of shape (N,), VJPs have their parameters' shape,
+and objectives' and distances' gradients have shape (N,).
 """
 
 import numpy as np
 
+from . import protocols
 from .errors import PluginError
 
 
@@ -65,79 +66,99 @@ def check_scenario(sc):
     what it returned. Uses its own random generator, so the run's streams are untouched.
     """
     c = _Checker(sc)
-    n = (c.n,)
     rng = np.random.default_rng(0)
-    c.vector("target", sc.target, "masses(grid)", sc.p_data, n)
-    p_d = sc.p_data
+    c.vector("target", sc.target, "masses(grid)", sc.p_data, (c.n,))
+    theta, p_g = _check_generator(c, sc.generator, rng)
+    _check_optimizer(c, sc.generator_optimizer, theta)
+    for distance in [sc.distance, *sc.distances.values()]:
+        if distance is not None:
+            _check_distance(c, distance, sc.p_data, p_g)
+    if sc.objective is None:
+        return sc
+    u = c.vector("objective", sc.objective, "oracle(p_d, p_g)",
+                 c.call("objective", sc.objective, "oracle(p_d, p_g)", sc.objective.oracle,
+                        sc.p_data, p_g), (c.n,))
+    disc = sc.discriminator
+    if disc is not None and not protocols.has(disc, "oracle"):
+        psi, u = _check_discriminator(c, disc, rng)
+        _check_optimizer(c, sc.discriminator_optimizer, psi)
+        if sc.regularizer is not None:
+            _check_regularizer(c, sc.regularizer, disc, psi, sc.p_data, p_g)
+    _check_objective(c, sc.objective, sc.p_data, p_g, u)
+    return sc
 
-    gen = sc.generator
+
+def _check_generator(c, gen, rng):
+    """(theta, p_g): initial parameters and their masses, with forward's pair and vjp's
+    shape checked."""
     theta = c.params("generator", gen, rng)
     out = c.call("generator", gen, "forward(theta)", gen.forward, theta.copy())
     if not (isinstance(out, tuple) and len(out) == 2):
         raise PluginError(f"{c.who('generator', gen)}: forward(theta) returned "
                           f"{type(out).__name__}, expected a pair (masses, mass_outside)")
-    p_g = c.vector("generator", gen, "forward(theta) masses", out[0], n)
+    p_g = c.vector("generator", gen, "forward(theta) masses", out[0], (c.n,))
     c.scalar("generator", gen, "forward(theta) mass_outside", out[1])
     c.vector("generator", gen, "vjp(theta, g_p)",
              c.call("generator", gen, "vjp(theta, g_p)", gen.vjp, theta.copy(), np.zeros(c.n)),
              theta.shape)
-    _check_optimizer(c, sc.generator_optimizer, theta)
+    return theta, p_g
 
-    for distance in [sc.distance, *sc.distances.values()]:
-        if distance is None:
-            continue
-        c.scalar("distance", distance, "value(p, q)",
-                 c.call("distance", distance, "value(p, q)", distance.value, p_d, p_g))
-        c.vector("distance", distance, "grad(p, q)",
-                 c.call("distance", distance, "grad(p, q)", distance.grad, p_d, p_g), n)
 
-    obj, disc = sc.objective, sc.discriminator
-    if obj is None:
-        return sc
-    u = c.vector("objective", obj, "oracle(p_d, p_g)",
-                 c.call("objective", obj, "oracle(p_d, p_g)", obj.oracle, p_d, p_g), n)
-    if disc is not None and not getattr(disc, "oracle", False):
-        psi = c.params("discriminator", disc, rng)
-        u = c.vector("discriminator", disc, "forward(psi)",
-                     c.call("discriminator", disc, "forward(psi)", disc.forward, psi.copy()), n)
-        c.vector("discriminator", disc, "vjp(psi, g_u)",
-                 c.call("discriminator", disc, "vjp(psi, g_u)", disc.vjp, psi.copy(),
-                        np.zeros(c.n)), psi.shape)
-        if hasattr(disc, "dudx"):
-            c.vector("discriminator", disc, "dudx(psi)",
-                     c.call("discriminator", disc, "dudx(psi)", disc.dudx, psi.copy()), n)
-            if hasattr(disc, "dudx_vjp"):
-                c.vector("discriminator", disc, "dudx_vjp(psi, g)",
-                         c.call("discriminator", disc, "dudx_vjp(psi, g)", disc.dudx_vjp,
-                                psi.copy(), np.zeros(c.n)), psi.shape)
-        _check_optimizer(c, sc.discriminator_optimizer, psi)
-        reg = sc.regularizer
-        if reg is not None and hasattr(reg, "penalty"):
-            pair = c.call("regularizer", reg, "penalty(disc, psi, p_d, p_g)", reg.penalty, disc,
-                          psi.copy(), p_d, p_g)
-            if not (isinstance(pair, tuple) and len(pair) == 2):
-                raise PluginError(f"{c.who('regularizer', reg)}: penalty(...) returned "
-                                  f"{type(pair).__name__}, expected a pair (value, grad_psi)")
-            c.scalar("regularizer", reg, "penalty(...) value", pair[0])
-            c.vector("regularizer", reg, "penalty(...) grad_psi", pair[1], psi.shape)
-        if reg is not None and hasattr(reg, "project"):
-            c.vector("regularizer", reg, "project(psi)",
-                     c.call("regularizer", reg, "project(psi)", reg.project, psi.copy()),
-                     psi.shape)
+def _check_distance(c, distance, p_d, p_g):
+    c.scalar("distance", distance, "value(p, q)",
+             c.call("distance", distance, "value(p, q)", distance.value, p_d, p_g))
+    c.vector("distance", distance, "grad(p, q)",
+             c.call("distance", distance, "grad(p, q)", distance.grad, p_d, p_g), (c.n,))
+
+
+def _check_discriminator(c, disc, rng):
+    """(psi, u): initial parameters and the outputs there, with vjp (and, where defined,
+    dudx and dudx_vjp) checked."""
+    psi = c.params("discriminator", disc, rng)
+    u = c.vector("discriminator", disc, "forward(psi)",
+                 c.call("discriminator", disc, "forward(psi)", disc.forward, psi.copy()), (c.n,))
+    c.vector("discriminator", disc, "vjp(psi, g_u)",
+             c.call("discriminator", disc, "vjp(psi, g_u)", disc.vjp, psi.copy(),
+                    np.zeros(c.n)), psi.shape)
+    if protocols.has(disc, "dudx"):
+        c.vector("discriminator", disc, "dudx(psi)",
+                 c.call("discriminator", disc, "dudx(psi)", disc.dudx, psi.copy()), (c.n,))
+        if protocols.has(disc, "dudx_vjp"):
+            c.vector("discriminator", disc, "dudx_vjp(psi, g)",
+                     c.call("discriminator", disc, "dudx_vjp(psi, g)", disc.dudx_vjp,
+                            psi.copy(), np.zeros(c.n)), psi.shape)
+    return psi, u
+
+
+def _check_regularizer(c, reg, disc, psi, p_d, p_g):
+    if protocols.has(reg, "penalty"):
+        pair = c.call("regularizer", reg, "penalty(disc, psi, p_d, p_g)", reg.penalty, disc,
+                      psi.copy(), p_d, p_g)
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise PluginError(f"{c.who('regularizer', reg)}: penalty(...) returned "
+                              f"{type(pair).__name__}, expected a pair (value, grad_psi)")
+        c.scalar("regularizer", reg, "penalty(...) value", pair[0])
+        c.vector("regularizer", reg, "penalty(...) grad_psi", pair[1], psi.shape)
+    if protocols.has(reg, "project"):
+        c.vector("regularizer", reg, "project(psi)",
+                 c.call("regularizer", reg, "project(psi)", reg.project, psi.copy()),
+                 psi.shape)
+
+
+def _check_objective(c, obj, p_d, p_g, u):
     c.scalar("objective", obj, "value(p_d, p_g, u)",
              c.call("objective", obj, "value(p_d, p_g, u)", obj.value, p_d, p_g, u))
-    for name in ("discriminator_grad", "generator_grad"):
+    for name, method in (("discriminator_grad", obj.discriminator_grad),
+                         ("generator_grad", obj.generator_grad)):
         c.vector("objective", obj, f"{name}(p_d, p_g, u)",
-                 c.call("objective", obj, f"{name}(p_d, p_g, u)", getattr(obj, name), p_d, p_g,
-                        u), n)
-    return sc
+                 c.call("objective", obj, f"{name}(p_d, p_g, u)", method, p_d, p_g, u), (c.n,))
 
 
 def _check_optimizer(c, opt, x):
     """One step (and lookahead) from a copy of ``x`` with a zero gradient, on a fresh state."""
     state = c.call("optimizer", opt, "init_state(theta)", opt.init_state, x.copy())
     zero = np.zeros_like(x)
-    if hasattr(opt, "lookahead"):
+    if protocols.has(opt, "lookahead"):
         c.vector("optimizer", opt, "lookahead(theta, grad, state)",
                  c.call("optimizer", opt, "lookahead(theta, grad, state)", opt.lookahead,
                         x.copy(), zero, state), x.shape)

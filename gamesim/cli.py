@@ -9,7 +9,6 @@ import argparse
 import errno
 import os
 import sys
-import time
 import traceback
 
 from . import interrupts
@@ -67,78 +66,40 @@ def _parser():
     return parser
 
 
-class _Progress:
-    """A one-line progress bar on stderr, only on a terminal and only after about a second."""
-
-    def __init__(self, total, enabled):
-        self.total, self.enabled = max(total, 1), enabled
-        self.start = time.perf_counter()
-        self.shown = False
-
-    def __call__(self, it):
-        interrupts.check()
-        if not self.enabled or time.perf_counter() - self.start < 1.0:
-            return
-        frac = it / self.total
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r[{bar:<30}] {it}/{self.total}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def close(self):
-        if self.shown:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-
-
 def _run(args):
-    from . import engine, plotting, results, scenario
+    from . import api, results
+    from .progress import Progress
+    from .runs import Run
 
-    if "sweep" in scenario.apply_overrides(scenario.read_toml(args.scenario), args.set,
-                                           args.scenario):
+    source = api.source_of(args.scenario)
+    if "sweep" in source.table(args.set):
         return _sweep(argparse.Namespace(
             scenario=args.scenario, out=args.out, set=args.set, plugin=args.plugin, jobs=None,
             executor="local", scheduler=None, connect_timeout=10.0, plots=not args.no_plots,
             metric=None, quiet=args.quiet))
-    sc = scenario.load(args.scenario, args.set, args.plugin)
+    sc = source.load(args.set, args.plugin)
     with results.reserve(args.out, sc.name) as reservation:  # before simulating: fail early
-        progress = _Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
-        result = engine.run(sc, progress)
-        progress.close()
-
-        def draw(directory):
-            if not args.no_plots:
-                plotting.save_plots(results.RunData(directory), sc.plots, directory,
-                                    sc.plot_format)
-
-        reservation.write(sc, result, draw)
-        out = reservation.commit()
+        bar = Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
+        run = Run.simulate(sc, bar, reservation, not args.no_plots)
     if not args.quiet:
-        final = dict(zip(result.columns, result.rows[-1])) if result.rows else {}
-        shown = ", ".join(f"{k} {v:.6g}" for k, v in final.items() if k != "iteration")
-        print(f"{sc.name}: {result.status} after {result.iterations} iterations "
-              f"({result.wall_seconds:.2f} s); {shown}")
-        for warning in result.warnings:
+        shown = ", ".join(f"{k} {v:.6g}" for k, v in run.final.items() if k != "iteration")
+        print(f"{sc.name}: {run.status} after {run.summary['iterations']} iterations "
+              f"({run.summary['wall_seconds']:.2f} s); {shown}")
+        for warning in run.warnings:
             print(f"warning: {warning}")
-        print(f"wrote {out}")
+        print(f"wrote {run.path}")
     return 0
 
 
 def _sweep(args):
-    from . import scenario, sweep
+    from . import api, scenario, sweep
 
-    if args.executor == "dask" and not args.scheduler:
-        raise GamesimError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-    if args.jobs is not None and args.jobs < 1:
-        raise GamesimError(f"--jobs {args.jobs}: expected a number of processes >= 1")
-    if not args.connect_timeout > 0:
-        raise GamesimError(f"--connect-timeout {args.connect_timeout:g}: expected a number of "
-                           "seconds > 0")
-    data = scenario.apply_overrides(scenario.read_toml(args.scenario), args.set, args.scenario)
-    name = scenario.run_name(data, args.scenario)
-    rows, out = sweep.run_sweep(args.scenario, args.out, args.set, args.plugin, args.jobs,
+    source = api.source_of(args.scenario)
+    rows, out = sweep.run_sweep(source, args.out, args.set, args.plugin, args.jobs,
                                 args.executor, args.scheduler, args.plots, args.metric,
                                 args.connect_timeout)
     if not args.quiet:
+        name = scenario.run_name(source.table(args.set), args.scenario)
         counts = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -150,9 +111,9 @@ def _sweep(args):
 def _plot(args):
     import shutil
 
-    from . import plotting, results
+    from . import api, plotting, results
 
-    run = results.RunData(args.run_dir)
+    run = api.load_run(args.run_dir)
     output = run.scenario.get("output", {})
     kinds = [k for k in output.get("plots", []) if k in plotting.KINDS]
     fmt = args.format or output.get("format", "png")
@@ -175,19 +136,10 @@ def _plot(args):
 
 
 def _compare(args):
-    from . import plotting, results
+    from . import api, plotting, results
 
-    runs = [results.RunData(d) for d in args.run_dirs]
-    metric = args.metric
-    if metric is None:
-        skip = {"iteration", "value", "mass_outside"}
-        common = [c for c in runs[0].columns if c not in skip and not c.startswith(("g.", "d."))
-                  and all(c in r.columns for r in runs)]
-        metric = common[0] if common else "value"
-    for run in runs:
-        if metric not in run.columns:
-            raise GamesimError(f"--metric {metric!r}: not recorded in {run.path}; its metrics "
-                               f"are {', '.join(c for c in run.columns if c != 'iteration')}")
+    runs = [api.load_run(d) for d in args.run_dirs]
+    metric = api.compared_metric(runs, args.metric)
     out = args.out or f"compare-{metric}.png"
     fmt = os.path.splitext(out)[1].lstrip(".").lower()
     if fmt not in plotting.METADATA:
@@ -196,7 +148,7 @@ def _compare(args):
     if not os.path.isdir(folder):
         raise GamesimError(f"--out {out!r}: no such folder {folder!r}")
     results.remove_leftovers(folder)
-    figure = plotting.figure_compare(runs, metric)
+    figure = api.compare(runs, metric)
     partial = os.path.join(folder, results.partial_name(os.path.basename(out)))
     try:  # written whole, then renamed: never a half-written figure
         figure.savefig(partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt])
@@ -210,10 +162,10 @@ def _compare(args):
 
 
 def _validate(args):
-    from . import scenario
+    from . import api
 
     for path in args.scenarios:
-        sc = scenario.load(path, args.set, args.plugin)
+        sc = api.load(path, args.set, args.plugin)
         print(f"{path}: ok ({sc.name}, {sc.mode}, {sc.iterations} iterations)")
     return 0
 

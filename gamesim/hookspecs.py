@@ -5,8 +5,8 @@ its ``name`` and its parameters (see :func:`gamesim.param`). A class that is not
 plugin of the kind, or a name that another plugin already registered for the same kind, is
 reported as a broken plugin (a clash names both plugins, and neither is used under that
 name). The observer hooks (run start, each recorded row, run end) let a plugin add metrics,
-files or plots. docs/plugins.md is the full reference: protocols, arguments, return contracts
-and examples.
+files or plots. gamesim/protocols.py declares what each kind's class defines; docs/plugins.md
+is the full reference: protocols, arguments, return contracts and examples.
 """
 
 import pluggy
@@ -17,38 +17,37 @@ hookimpl = pluggy.HookimplMarker("gamesim")
 
 @hookspec
 def gamesim_register_targets(register):
-    """Register target distributions: classes with ``masses(grid) -> (p, mass_outside)``."""
+    """Register target distributions (protocol: :class:`gamesim.protocols.Target`)."""
 
 
 @hookspec
 def gamesim_register_generators(register):
-    """Register generators: ``init_params``, ``forward(theta) -> (p, mass_outside)``, ``vjp``."""
+    """Register generators (protocol: :class:`gamesim.protocols.Generator`)."""
 
 
 @hookspec
 def gamesim_register_discriminators(register):
-    """Register discriminators: ``init_params``, ``forward(psi) -> u``, ``vjp``, or ``oracle = True``."""
+    """Register discriminators (protocol: :class:`gamesim.protocols.Discriminator`)."""
 
 
 @hookspec
 def gamesim_register_objectives(register):
-    """Register objectives: ``value``, ``discriminator_grad``, ``generator_grad``, ``oracle``."""
+    """Register objectives (protocol: :class:`gamesim.protocols.Objective`)."""
 
 
 @hookspec
 def gamesim_register_distances(register):
-    """Register distances: ``value(p, q) -> float`` and ``grad(p, q)`` with respect to ``q``."""
+    """Register distances (protocol: :class:`gamesim.protocols.Distance`)."""
 
 
 @hookspec
 def gamesim_register_optimizers(register):
-    """Register optimizers: ``init_state(theta)`` and ``step(theta, grad, state) -> theta``,
-    which updates ``state`` in place."""
+    """Register optimizers (protocol: :class:`gamesim.protocols.Optimizer`)."""
 
 
 @hookspec
 def gamesim_register_regularizers(register):
-    """Register discriminator regularizers: ``penalty(...) -> (value, grad_psi)`` or ``project``."""
+    """Register discriminator regularizers (protocol: :class:`gamesim.protocols.Regularizer`)."""
 
 
 @hookspec

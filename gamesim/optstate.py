@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from . import protocols
 from .errors import PluginError
 
 _HOOKS = ("state_vector", "load_state_vector")
@@ -34,7 +35,7 @@ def _who(optimizer):
 
 def _own(optimizer):
     """Whether the optimizer flattens its state itself (both methods, or neither)."""
-    has = [hasattr(optimizer, h) for h in _HOOKS]
+    has = [protocols.has(optimizer, h) for h in _HOOKS]
     if any(has) and not all(has):
         raise PluginError(f"{_who(optimizer)} defines {_HOOKS[has.index(True)]} but not "
                           f"{_HOOKS[has.index(False)]}: define both or neither")

@@ -18,6 +18,7 @@ import os
 import pathlib
 import typing
 
+from . import protocols
 from .errors import GamesimError, ParameterError, did_you_mean, located
 
 MISSING = object()
@@ -111,8 +112,9 @@ def _check_number(p, value):
     return value
 
 
-def _convert(p, value, registry, where, key):
-    """Check ``value`` against ``p``; return (python value, resolved TOML value)."""
+def _convert(p, value, registry, where, key, base=None):
+    """Check ``value`` against ``p``; return (python value, resolved TOML value). A relative
+    path resolves against ``base``, by default the folder of the file ``where``."""
     def bad():
         return GamesimError(located(where, key, f"got {value!r}, expected {p.allowed()}"))
 
@@ -138,7 +140,8 @@ def _convert(p, value, registry, where, key):
     if p.type == "path":
         if not isinstance(value, str) or not value:
             raise bad()
-        base = os.path.dirname(os.path.abspath(where)) if where else os.getcwd()
+        if base is None:
+            base = os.path.dirname(os.path.abspath(where)) if where else os.getcwd()
         full = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
         return pathlib.Path(full), full
     if p.type == "bool":
@@ -153,20 +156,20 @@ def _convert(p, value, registry, where, key):
                                                    f"expected {p.allowed()}"))
         return value, value
     if p.type == "table":
-        return build(registry, p.plugin, value, where, key, p.keys)
+        return build(registry, p.plugin, value, where, key, p.keys, base)
     if not isinstance(value, list) or not value:
         raise bad()
-    built = [build(registry, p.plugin, v, where, f"{key}[{i}]", p.keys)
+    built = [build(registry, p.plugin, v, where, f"{key}[{i}]", p.keys, base)
              for i, v in enumerate(value)]
     return [b[0] for b in built], [b[1] for b in built]
 
 
-def build(registry, kind, spec, where, key, reserved=()):
+def build(registry, kind, spec, where, key, reserved=(), base=None):
     """Instantiate the ``kind`` plugin a scenario table names; return (instance, resolved table).
 
     ``spec`` is a table with a ``kind`` key (or just the plugin's name). Keys listed in
     ``reserved`` belong to the caller: they are copied into the resolved table unchecked.
-    Errors name ``where`` (the file) and the dotted ``key``.
+    Errors name ``where`` (the file) and the dotted ``key``; ``base`` as in :func:`fill`.
     """
     kind_key = key if isinstance(spec, str) else f"{key}.kind"
     if isinstance(spec, str):
@@ -181,15 +184,16 @@ def build(registry, kind, spec, where, key, reserved=()):
     instance = cls()
     resolved = {"kind": cls.name, **{k: spec[k] for k in reserved if k in spec}}
     fill(instance, {k: v for k, v in spec.items() if k != "kind"}, registry, where, key,
-         f"{kind} {cls.name!r}", reserved, resolved)
+         f"{kind} {cls.name!r}", reserved, resolved, base)
     return instance, resolved
 
 
-def fill(instance, spec, registry, where, key, what, reserved=(), resolved=None):
+def fill(instance, spec, registry, where, key, what, reserved=(), resolved=None, base=None):
     """Set ``instance``'s declared parameters from ``spec``; return the resolved table.
 
     Unknown keys (other than ``reserved``) and invalid values raise errors naming ``where``
     and the dotted key; ``instance.validate()``, if defined, checks the parameters together.
+    Relative paths resolve against ``base``, by default the folder of the file ``where``.
     """
     resolved = {} if resolved is None else resolved
     params = declared(type(instance))
@@ -204,15 +208,15 @@ def fill(instance, spec, registry, where, key, what, reserved=(), resolved=None)
     for p in params:
         pkey = f"{key}.{p.name}" if key else p.name
         if p.name in spec:
-            value, resolved[p.name] = _convert(p, spec[p.name], registry, where, pkey)
+            value, resolved[p.name] = _convert(p, spec[p.name], registry, where, pkey, base)
         elif p.required:
             raise GamesimError(located(where, pkey, f"missing; expected {p.allowed()}"))
         elif p.default is None:
             value = None  # an optional table left out: the plugin documents what it does then
         else:
-            value, resolved[p.name] = _convert(p, p.default, registry, where, pkey)
+            value, resolved[p.name] = _convert(p, p.default, registry, where, pkey, base)
         setattr(instance, p.name, value)
-    if hasattr(instance, "validate"):
+    if protocols.has(instance, "validate"):
         try:
             instance.validate()
         except ParameterError as err:

@@ -344,7 +344,8 @@ def figure_compare(runs, metric):
     ax = fig.subplots()
     names = [str(r.summary.get("name") or os.path.basename(r.path)) for r in runs]
     if len(set(names)) < len(names):  # the same scenario run twice: tell them apart by folder
-        names = [os.path.basename(os.path.normpath(r.path)) for r in runs]
+        names = [os.path.basename(os.path.normpath(r.path)) if r.path else f"{name} ({i + 1})"
+                 for i, (r, name) in enumerate(zip(runs, names))]  # or, in memory, by order
     positive = True
     for i, (run, name) in enumerate(zip(runs, names)):
         col = drawable(run.columns[metric])

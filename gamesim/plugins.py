@@ -29,7 +29,7 @@ import sys
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, protocols
 from .errors import GamesimError, PluginError, PluginRunError, did_you_mean, located
 from .params import declared
 
@@ -50,17 +50,10 @@ DEFAULT_PLUGINS = (
 )
 SINGULAR = {k: k[:-1] for k in KINDS}
 
-# What a class must define to be a plugin of each kind (docs/plugins.md, "Protocols"): every
-# name in a tuple, and for a set, at least one of its names.
-PROTOCOLS = {
-    "target": ("masses",),
-    "generator": ("init_params", "forward", "vjp"),
-    "discriminator": ("init_params", "forward", "vjp"),
-    "objective": ("output", "oracle", "value", "discriminator_grad", "generator_grad"),
-    "distance": ("value", "grad"),
-    "optimizer": ("init_state", "step"),
-    "regularizer": {"penalty", "project"},
-}
+# What a class must define to be a plugin of each kind (gamesim/protocols.py): every name in a
+# tuple, and for a set, at least one of its names.
+PROTOCOLS = {kind: set(p.one_of) if p.one_of else protocols.required_names(kind)
+             for kind, p in protocols.PROTOCOLS.items()}
 
 
 # What a plugin's failure at import or in a hook may raise; KeyboardInterrupt passes through.
@@ -78,18 +71,7 @@ def protocol_problem(kind, cls):
     """Why ``cls`` is not a valid ``kind`` plugin (a sentence), or None if it is one."""
     if not isinstance(cls, type):
         return f"registered {cls!r}, which is not a class (register the class, not an instance)"
-    if kind == "discriminator" and getattr(cls, "oracle", False):
-        return None
-    needed = PROTOCOLS[kind]
-    if isinstance(needed, set):
-        if not any(hasattr(cls, n) for n in needed):
-            return f"defines none of {', '.join(sorted(needed))}: a {kind} needs one of them"
-        return None
-    missing = [n for n in needed if not hasattr(cls, n)]
-    if missing:
-        extra = " (or oracle = True)" if kind == "discriminator" else ""
-        return f"lacks {', '.join(missing)}: a {kind} defines {', '.join(needed)}{extra}"
-    return None
+    return protocols.problem(kind, cls)
 
 
 class Registry:
@@ -282,11 +264,6 @@ def _exec_file(name, path, package):
         del sys.modules[name]
         raise
     return module
-
-
-def origin_of(plugin):
-    """The name users know a registered plugin object (module) by."""
-    return _origins.get(plugin, getattr(plugin, "__name__", repr(plugin)))
 
 
 def registry():

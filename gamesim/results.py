@@ -21,6 +21,7 @@ import gamesim
 
 from . import interrupts, plugins as plugin_manager
 from .errors import GamesimError, RunDirectoryError
+from .protocols import capability
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same run gives the same bytes
 
@@ -50,7 +51,7 @@ def snapshot_arrays(sc, result):
     if result.d_output is not None:
         key = "critic" if result.d_output == "critic" else "d"
         arrays[key] = np.array(result.snapshot_d).reshape(-1, sc.grid.points)
-    arrays.update(getattr(result, "extra_snapshots", {}) or {})
+    arrays.update(result.extra_snapshots)
     return arrays
 
 
@@ -66,7 +67,7 @@ def summary_of(sc, result):
         "seed": sc.seed,
         "mode": sc.mode,
         "d_output": result.d_output,
-        "equilibrium": getattr(sc.objective, "equilibrium", 0.0 if sc.mode == "direct" else None),
+        "equilibrium": 0.0 if sc.mode == "direct" else capability(sc.objective, "equilibrium"),
         "failure": result.failure,
         "wall_seconds": round(result.wall_seconds, 6),
         "versions": {"gamesim": gamesim.__version__, "numpy": np.__version__,
@@ -298,18 +299,6 @@ class RunData:
         except (ValueError, IndexError, KeyError, TypeError, OSError, UnicodeDecodeError,
                 tomllib.TOMLDecodeError, zipfile.BadZipFile, EOFError) as err:
             raise RunDirectoryError(f"damaged run directory: {path}: {err}") from None
-
-    @classmethod
-    def from_result(cls, sc, result):
-        """The same view of a run still in memory, without reading files."""
-        self = cls.__new__(cls)
-        self.path = None
-        self.scenario = sc.resolved
-        self.summary = summary_of(sc, result)
-        rows = np.array(result.rows, dtype=float).reshape(-1, len(result.columns))
-        self.columns = {name: rows[:, i] for i, name in enumerate(result.columns)}
-        self.snapshots = snapshot_arrays(sc, result)
-        return self
 
 
 def _columns(rows):

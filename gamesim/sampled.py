@@ -7,9 +7,10 @@ such as raw data resampled)
 and a noise batch z ~ U(0, 1) pushed through the generator, y = G_theta(z) (continuous, off the
 grid). Direct mode descends a sample distance between x and y; adversarial mode takes sample
 averages of the objective's terms at a parametrized discriminator's outputs u(x), u(y), and the
-generator's gradient flows through du/dx at its samples. Recording is the exact engine's own
-(:class:`gamesim.engine.Recorder`): the metrics are exact on the grid (the generator deposited
-by ``forward(theta)``), with the batch estimate ``batch_value`` beside ``value``.
+generator's gradient flows through du/dx at its samples. :class:`Batches` is the estimator the
+schedule (:class:`gamesim.schedule.Iteration`) steps with; recording is the exact one's
+(:class:`gamesim.recorder.Recorder`): the metrics are exact on the grid (the generator
+deposited by ``forward(theta)``), with the batch estimate ``batch_value`` beside ``value``.
 
 Randomness: iteration t draws the generator's batches from one numpy Generator and the
 discriminator's from another, seeded by SeedSequence(seed, spawn_key=(2, t, player)), so a
@@ -17,11 +18,10 @@ run is reproducible, every iteration's draws depend on nothing but the seed and 
 are independent of the players' initialization streams (spawn keys (0,) and (1,)).
 """
 
-import time
-
 import numpy as np
 
-from .engine import _check, _Players, iterate
+from .divergence import check
+from .protocols import capability
 
 STREAM = 2  # spawn-key prefix of the per-iteration streams
 GENERATOR, DISCRIMINATOR = 0, 1
@@ -34,8 +34,22 @@ def streams(seed, iteration):
         seed, spawn_key=(STREAM, iteration, player)))) for player in (GENERATOR, DISCRIMINATOR)]
 
 
+class _Point:
+    """A point (theta, psi) of an iteration, with that iteration's random streams."""
+
+    __slots__ = ("theta", "psi", "rng_g", "rng_d")
+
+    def __init__(self, theta, psi, rng_g, rng_d):
+        self.theta, self.psi, self.rng_g, self.rng_d = theta, psi, rng_g, rng_d
+
+
 class Batches:
-    """Draws data and noise batches, and estimates both players' gradients from them."""
+    """Draws data and noise batches, and estimates both players' gradients from them: the
+    estimator protocol of :class:`gamesim.schedule.Iteration`. Each discriminator step draws
+    a data and a noise batch from the iteration's discriminator stream, the generator one batch
+    from its own (noise; data and noise in direct mode); an extrapolation optimizer's lookahead
+    gradient reuses its step's batch. ``players`` (:class:`gamesim.exact.Exact`) names the
+    plugins in divergence messages."""
 
     def __init__(self, sc, players):
         self.sc, self.gen, self.disc = sc, sc.generator, sc.discriminator
@@ -46,7 +60,7 @@ class Batches:
         self.centres, self.h = np.asarray(sc.grid.x, np.float64), sc.grid.h
         self.cdf = np.cumsum(sc.p_data)
         self.cdf /= self.cdf[-1]
-        self.draw = getattr(sc.target, "draw", None)
+        self.draw = capability(sc.target, "draw")
         self.gen_name, self.disc_name = players.gen_label, players.disc_label
         self.g_grad_name = players.g_grad_label
 
@@ -67,22 +81,22 @@ class Batches:
         return (rng.integers(0, 2 ** 53, self.n).astype(np.float64) + 0.5) / _Z_STEPS
 
     def samples(self, theta, z):
-        return _check(self.gen.sample(theta, z), "generated samples", self.gen_name)
+        return check(self.gen.sample(theta, z), "generated samples", self.gen_name)
 
     def direct(self, theta, x, z):
         """(sample distance, its gradient in theta)."""
         value, g_y = self.distance.sample_value_grad(x, self.samples(theta, z), self.unbiased)
         g = self.gen.sample_vjp(theta, z, g_y)
-        return value, _check(g, "generator gradient", self.g_grad_name)
+        return value, check(g, "generator gradient", self.g_grad_name)
 
     def discriminator(self, theta, psi, x, z):
         """(batch estimate of V_D, D's descent direction d(-V_D)/dpsi)."""
         y = self.samples(theta, z)
-        u_x = _check(self.disc.forward_at(psi, x), "discriminator outputs", self.disc_name)
-        u_y = _check(self.disc.forward_at(psi, y), "discriminator outputs", self.disc_name)
+        u_x = check(self.disc.forward_at(psi, x), "discriminator outputs", self.disc_name)
+        u_y = check(self.disc.forward_at(psi, y), "discriminator outputs", self.disc_name)
         a, da, b, db = self.objective.discriminator_terms(u_x, u_y)
         g = -(self.disc.vjp_at(psi, x, da / x.size) + self.disc.vjp_at(psi, y, db / y.size))
-        return a.mean() + b.mean(), _check(g, "discriminator gradient", self.disc_name)
+        return a.mean() + b.mean(), check(g, "discriminator gradient", self.disc_name)
 
     def generator(self, theta, psi, z):
         """(batch estimate of G's loss, its gradient in theta, through du/dx at y)."""
@@ -90,7 +104,7 @@ class Batches:
         c, dc = self.objective.generator_terms(self.disc.forward_at(psi, y))
         g_y = dc * self.disc.dudx_at(psi, y) / y.size
         g = self.gen.sample_vjp(theta, z, g_y)
-        return c.mean(), _check(g, "generator gradient", self.g_grad_name)
+        return c.mean(), check(g, "generator gradient", self.g_grad_name)
 
     def value(self, state):
         """[batch_value]: the batch estimate at a state, from the very batch (the first one
@@ -101,56 +115,25 @@ class Batches:
         return [self.discriminator(state.theta, state.psi, self.data(rng_d),
                                    self.noise(rng_d))[0]]
 
+    def point(self, theta, psi, iteration=0):
+        return _Point(theta, psi, *streams(self.sc.seed, iteration))
 
-def _stepped(x, g, look, state, gradient_at, step):
-    """One optimizer step from x along g; an extrapolation optimizer (``look``) steps along
-    the gradient at its lookahead point instead, on the same batch."""
-    if look is not None:
-        g = gradient_at(look(x, g, state))
-    return step(x, g)
+    def moved(self, point, theta=None, psi=None):
+        return _Point(point.theta if theta is None else theta, point.psi if psi is None else psi,
+                      point.rng_g, point.rng_d)
 
+    def d_batch(self, point):
+        return self.data(point.rng_d), self.noise(point.rng_d)
 
-def run(sc, progress=None):
-    """Simulate sampled scenario ``sc``; returns a :class:`gamesim.engine.Result`."""
-    start = time.perf_counter()
-    players = _Players(sc)
-    batches = Batches(sc, players)
-    return iterate(sc, players, lambda steps: _update(sc, batches, steps), progress, start,
-                   eager=False, batch=(["batch_value"], batches.value))
+    def g_batch(self, point):
+        if self.sc.mode == "direct":
+            return self.data(point.rng_g), self.noise(point.rng_g)
+        return self.noise(point.rng_g)
 
+    def d_grad(self, point, batch):
+        return self.discriminator(point.theta, point.psi, *batch)[1]
 
-def _update(sc, batches, steps):
-    """One iteration of the sampled dynamics: the function ``iterate`` calls with each state."""
-    g_look, d_look = steps.g_look, steps.d_look
-
-    def update(state, theta, psi):
-        rng_g, rng_d = streams(sc.seed, state.iteration)
-        if sc.mode == "direct":
-            x, z = batches.data(rng_g), batches.noise(rng_g)
-            g = batches.direct(theta, x, z)[1]
-            return _stepped(theta, g, g_look, steps.gstate,
-                            lambda t: batches.direct(t, x, z)[1], steps.gen), psi
-        if sc.schedule == "alternating":
-            for _ in range(sc.steps):
-                x, z = batches.data(rng_d), batches.noise(rng_d)
-                g = batches.discriminator(theta, psi, x, z)[1]
-                psi = _stepped(psi, g, d_look, steps.dstate,
-                               lambda s: batches.discriminator(theta, s, x, z)[1], steps.disc)
-            z = batches.noise(rng_g)
-            g = batches.generator(theta, psi, z)[1]
-            return _stepped(theta, g, g_look, steps.gstate,
-                            lambda t: batches.generator(t, psi, z)[1], steps.gen), psi
-        x, z, z_g = batches.data(rng_d), batches.noise(rng_d), batches.noise(rng_g)
-        g_psi = batches.discriminator(theta, psi, x, z)[1]
-        g_theta = batches.generator(theta, psi, z_g)[1]
-        if g_look is not None or d_look is not None:  # both gradients at the extrapolated point
-            theta_half = theta if g_look is None else g_look(theta, g_theta, steps.gstate)
-            psi_half = psi if d_look is None else d_look(psi, g_psi, steps.dstate)
-            if d_look is not None:
-                g_psi = batches.discriminator(theta_half, psi_half, x, z)[1]
-            if g_look is not None:
-                g_theta = batches.generator(theta_half, psi_half, z_g)[1]
-        psi = steps.disc(psi, g_psi)
-        return steps.gen(theta, g_theta), psi
-
-    return update
+    def g_grad(self, point, batch):
+        if self.sc.mode == "direct":
+            return self.direct(point.theta, *batch)[1]
+        return self.generator(point.theta, point.psi, batch)[1]

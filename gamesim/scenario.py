@@ -12,14 +12,14 @@ import tomllib
 
 import numpy as np
 
-from . import checks, memory, plugins as plugin_manager
-from .errors import GamesimError, did_you_mean, located
+from . import checks, defaults, memory, plugins as plugin_manager, protocols
+from .columns import metric_columns
+from .errors import GamesimError, ParameterError, did_you_mean, located
 from .grid import Grid
 from .params import build, fill, param
 
 PLOT_KINDS = ("convergence", "densities", "parameters", "phase", "transform", "animation")
 DEFAULT_PLOTS = ["convergence", "densities", "parameters", "phase", "transform"]
-FALLBACK_OPTIMIZER = {"kind": "sgd", "lr": 0.01}
 
 
 class _Top:
@@ -36,14 +36,15 @@ class _Stop:
     below: float = param(help="stop (status 'converged') once the metric is below this")
 
 
-class _Grid:
+class GridSection:
+    """The [grid] table's parameters (also what gamesim.plugin checks a grid tuple with)."""
+
     lower: float = param(-8.0, help="left edge")
     upper: float = param(8.0, help="right edge")
     points: int = param(512, ge=2, help="number of cells N")
 
     def validate(self):
         if not self.upper > self.lower:
-            from .errors import ParameterError
             raise ParameterError("upper", f"got {self.upper!r}, expected a number > lower "
                                           f"({self.lower!r})")
 
@@ -51,7 +52,7 @@ class _Grid:
 class _Game:
     mode: str = param("adversarial", choices=("adversarial", "direct"),
                       help="adversarial (GAN game) or direct (descend a distance)")
-    objective: str = param("minimax", help="objective plugin (adversarial mode)")
+    objective: str = param(defaults.OBJECTIVE, help="objective plugin (adversarial mode)")
     schedule: str = param("alternating", choices=("alternating", "simultaneous"),
                           help="order of the players' steps with a parametrized discriminator")
     distance: dict = param(None, plugin="distance", help="the generator's loss in direct mode")
@@ -82,7 +83,7 @@ class Sampling:
 
 
 class _Metrics:
-    distances: list[str] = param(["js", "kl", "w1", "tv"], help="distances recorded every row")
+    distances: list[str] = param(list(defaults.DISTANCES), help="distances recorded every row")
 
 
 class _Output:
@@ -252,253 +253,307 @@ def run_name(data, path):
     return name
 
 
-def load(path, overrides=(), extra_plugins=(), memory_share=1):
+class _Loading:
+    """One scenario file being loaded: its table, the registry, what is resolved so far and
+    the memory the scenario needs so far (checked against its share as each part is known)."""
+
+    def __init__(self, path, data, memory_share, base):
+        self.path, self.data, self.share, self.base = path, data, memory_share, base
+        self.resolved, self.registry, self.need = {}, None, 0
+
+    def table(self, key, required=False):
+        return _table(self.data, key, self.path, required)
+
+    def fill(self, section, key, what):
+        """Set a section object's parameters from the table ``key``; its resolved table."""
+        self.resolved[key] = fill(section, self.table(key), self.registry, self.path, key, what,
+                                  base=self.base)
+        return section
+
+    def build(self, kind, spec, key, grid=None, reserved=()):
+        """A plugin built from ``spec`` (set up on ``grid`` if given) and its resolved table."""
+        plugin, resolved = build(self.registry, kind, spec, self.path, key, reserved,
+                                 self.base)
+        if grid is not None:
+            _setup(plugin, grid)
+        return plugin, resolved
+
+    def check_memory(self, more, key, what):
+        """Add ``more`` bytes to what the scenario needs; refuse it if that exceeds its share."""
+        self.need += more
+        memory.check(self.need, self.path, key, what, self.share)
+
+    def error(self, key, message):
+        return GamesimError(located(self.path, key, message))
+
+
+def load(path, overrides=(), extra_plugins=(), memory_share=1, data=None, base=None):
     """Read, override and validate a scenario file; return a :class:`Scenario`.
 
     ``memory_share``: how many runs share the machine's memory (a sweep's parallel points);
-    a scenario that would need more than its share of the limit is refused.
+    a scenario that would need more than its share of the limit is refused. ``data``: the
+    scenario's table given directly (``path`` is then only what messages name), its relative
+    paths resolved against ``base`` (default: the current folder).
     """
     path = os.fspath(path)
-    data = apply_overrides(read_toml(path), overrides, path)
-    for key in data:
+    if data is None:
+        data, base = read_toml(path), None
+    else:
+        base = base or os.getcwd()
+    ld = _Loading(path, apply_overrides(data, overrides, path), memory_share, base)
+    top = _top_level(ld, extra_plugins)
+    grid = _grid(ld)
+    fields = dict(path=path, name=ld.resolved["name"], description=top.description,
+                  seed=top.seed, iterations=top.iterations, record_every=top.record_every,
+                  grid=grid, resolved=ld.resolved, **_target(ld, grid))
+    game = ld.fill(_Game(), "game", "[game]")
+    fields.update(mode=game.mode, schedule=game.schedule, estimator=game.estimator,
+                  **_generator(ld, grid))
+    fields.update(_direct(ld, game, grid) if game.mode == "direct" else
+                  _adversarial(ld, game, grid, fields["generator"]))
+    fields["sampling"] = _sampling(ld, game, fields)
+    fields["distances"] = _distances(ld, grid)
+    columns = metric_columns(fields["objective"], fields["distances"])
+    fields["stop"] = _stop(ld, columns)
+    fields.update(_output(ld, top, len(columns) + 2, grid.points, fields))
+    return checks.check_scenario(Scenario(**fields))  # plugins' shapes, once, naming a faulty one
+
+
+def _top_level(ld, extra_plugins):
+    """The top-level keys checked and filled, the run's name, and the plugin modules loaded."""
+    for key in ld.data:
         if key not in SECTIONS:
-            raise GamesimError(located(path, key, f"unknown key{did_you_mean(key, SECTIONS)}; "
-                                                  f"allowed: {', '.join(SECTIONS)}"))
+            raise ld.error(key, f"unknown key{did_you_mean(key, SECTIONS)}; allowed: "
+                                f"{', '.join(SECTIONS)}")
     top = _Top()
-    resolved = fill(top, {k: data[k] for k in _Top.__dict__ if k in data}, None, path, "",
-                    "a scenario")
-    resolved["name"] = run_name(data, path)
-    plugin_manager.load_modules(extra_plugins, path)  # -p: also beside the scenario file
-    plugin_manager.load_modules(top.plugins, path, "plugins")
-    registry = plugin_manager.registry()
+    ld.resolved.update(fill(top, {k: ld.data[k] for k in _Top.__dict__ if k in ld.data}, None,
+                            ld.path, "", "a scenario"))
+    ld.resolved["name"] = run_name(ld.data, ld.path)
+    plugin_manager.load_modules(extra_plugins, ld.path)  # -p: also beside the scenario file
+    plugin_manager.load_modules(top.plugins, ld.path, "plugins")
+    ld.registry = plugin_manager.registry()
+    return top
 
-    grid_section = _Grid()
-    resolved["grid"] = fill(grid_section, _table(data, "grid", path), registry, path, "grid",
-                            "[grid]")
-    points = grid_section.points
+
+def _grid(ld):
+    section = ld.fill(GridSection(), "grid", "[grid]")
     # before any array is built: a grid too large for memory is bad input, not a MemoryError
-    need = memory.grid_bytes(points)
-    memory.check(need, path, "grid.points", f"{points} cells", memory_share)
-    grid = Grid(grid_section.lower, grid_section.upper, points)
+    ld.check_memory(memory.grid_bytes(section.points), "grid.points",
+                    f"{section.points} cells")
+    return Grid(section.lower, section.upper, section.points)
 
-    target, resolved["target"] = build(registry, "target", _table(data, "target", path, True),
-                                       path, "target")
-    _setup(target, grid)
+
+def _target(ld, grid):
+    target, ld.resolved["target"] = ld.build("target", ld.table("target", True), "target", grid)
     p_data, target_outside = target.masses(grid)
     if not p_data.sum() > 0:
-        raise GamesimError(located(path, "target", f"has no mass on the grid "
-                                                   f"[{grid.lower}, {grid.upper}]: all of it "
-                                                   f"lies outside; widen [grid] or move the "
-                                                   f"target onto it"))
-
-    game = _Game()
-    resolved["game"] = fill(game, _table(data, "game", path), registry, path, "game", "[game]")
-    generator, resolved["generator"] = build(registry, "generator",
-                                             _table(data, "generator", path, True), path,
-                                             "generator", reserved=("optimizer",))
-    _setup(generator, grid)
-    gen_opt_spec = _with_default_kind(
-        resolved["generator"].get("optimizer"),
-        getattr(generator, "default_optimizer", FALLBACK_OPTIMIZER))
-    generator_optimizer, resolved["generator"]["optimizer"] = build(
-        registry, "optimizer", gen_opt_spec, path, "generator.optimizer")
-    if getattr(generator_optimizer, "requires_logit_params", False) and \
-            not getattr(generator, "logit_params", False):
-        raise GamesimError(located(path, "generator.optimizer.kind",
-                                   f"{generator_optimizer.name!r} steps mass logits and needs a "
-                                   f"generator whose parameters are mass logits (such as "
-                                   f"'density'); generator {generator.name!r} is not"))
-
-    discriminator = discriminator_optimizer = objective = distance = regularizer = None
-    steps = 1
-    if game.mode == "direct":
-        if "discriminator" in data:
-            raise GamesimError(located(path, "discriminator",
-                                       "not allowed in direct mode: the generator descends "
-                                       "[game] distance itself and no discriminator plays; "
-                                       "remove the table or set game.mode = 'adversarial'"))
-        if game.distance is None:
-            raise GamesimError(located(path, "game.distance",
-                                       "missing; direct mode needs a distance table, e.g. "
-                                       "distance = { kind = 'w1' }; available: "
-                                       + ", ".join(registry.names("distance"))))
-        for key in ("objective", "schedule"):
-            if key in _table(data, "game", path):
-                raise GamesimError(located(path, f"game.{key}",
-                                           "not used in direct mode: the generator descends "
-                                           "game.distance and no discriminator plays"))
-        distance = game.distance
-        _setup(distance, grid)
-        del resolved["game"]["objective"], resolved["game"]["schedule"]
-    else:
-        if game.distance is not None:
-            raise GamesimError(located(path, "game.distance",
-                                       "only used in direct mode (game.mode = 'direct'); the "
-                                       "adversarial game's loss is game.objective"))
-        objective_cls = registry.lookup("objective", game.objective, path, "game.objective")
-        objective, _ = build(registry, "objective", {"kind": objective_cls.name}, path,
-                             "game.objective")
-        _setup(objective, grid)
-        disc_spec = _table(data, "discriminator", path) or {"kind": "oracle"}
-        discriminator, resolved["discriminator"] = build(
-            registry, "discriminator", disc_spec, path, "discriminator",
-            reserved=("optimizer", "steps", "regularizer"))
-        # the players' per-cell arrays, checked before the discriminator's set-up builds its
-        # features
-        need += sum(memory.player_bytes(p, points) for p in (generator, discriminator))
-        memory.check(need, path, "discriminator", f"{points} cells with generator "
-                                                  f"{generator.name!r} and discriminator "
-                                                  f"{discriminator.name!r}", memory_share)
-        _setup(discriminator, grid)
-        if getattr(discriminator, "oracle", False):
-            for key in ("optimizer", "steps", "regularizer"):
-                if key in disc_spec:
-                    raise GamesimError(located(path, f"discriminator.{key}",
-                                               "the oracle discriminator has no parameters: "
-                                               "it plays the exact best response every iteration"))
-        else:
-            steps = disc_spec.get("steps", 1)
-            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-                raise GamesimError(located(path, "discriminator.steps",
-                                           f"got {steps!r}, expected an integer >= 1"))
-            if steps > 1 and game.schedule == "simultaneous":
-                raise GamesimError(located(path, "discriminator.steps",
-                                           "several discriminator steps per generator step need "
-                                           "game.schedule = 'alternating'"))
-            resolved["discriminator"]["steps"] = steps
-            discriminator_optimizer, resolved["discriminator"]["optimizer"] = build(
-                registry, "optimizer",
-                _with_default_kind(disc_spec.get("optimizer"), FALLBACK_OPTIMIZER), path,
-                "discriminator.optimizer")
-            if getattr(discriminator_optimizer, "requires_logit_params", False):
-                raise GamesimError(located(path, "discriminator.optimizer.kind",
-                                           f"{discriminator_optimizer.name!r} needs mass logits; "
-                                           "a discriminator's parameters are not"))
-            if "regularizer" in disc_spec:
-                regularizer, resolved["discriminator"]["regularizer"] = build(
-                    registry, "regularizer", disc_spec["regularizer"], path,
-                    "discriminator.regularizer")
-                _setup(regularizer, grid)
-                if getattr(regularizer, "needs_dudx", False) and \
-                        not hasattr(discriminator, "dudx"):
-                    raise GamesimError(located(path, "discriminator.regularizer.kind",
-                                               f"{regularizer.name!r} penalizes du/dx, which "
-                                               f"discriminator {discriminator.name!r} does not "
-                                               "provide"))
-
-    sampling = _sampling(game, _table(data, "game", path), resolved["game"], generator,
-                         discriminator, objective, distance, regularizer, path)
-
-    metrics = _Metrics()
-    resolved["metrics"] = fill(metrics, _table(data, "metrics", path), registry, path, "metrics",
-                               "[metrics]")
-    distances = {}
-    for i, name in enumerate(metrics.distances):
-        distances[name], _ = build(registry, "distance", name, path, f"metrics.distances[{i}]")
-        _setup(distances[name], grid)
-
-    columns = ["value", *distances, "mass_outside"]
-    if objective is not None and objective.output != "critic":
-        columns.append("d_max_dev")
-    stop = None
-    if "stop" in data:
-        stop_section = _Stop()
-        resolved["stop"] = fill(stop_section, _table(data, "stop", path), registry, path, "stop",
-                                "[stop]")
-        if stop_section.metric not in columns:
-            raise GamesimError(located(path, "stop.metric",
-                                       f"got {stop_section.metric!r}"
-                                       f"{did_you_mean(stop_section.metric, columns)}, expected "
-                                       f"a recorded metric: {', '.join(columns)} (add distances "
-                                       f"to [metrics] distances to stop on them)"))
-        stop = (stop_section.metric, stop_section.below)
-
-    output_table = dict(_table(data, "output", path))
-    snapshots_spec = output_table.pop("snapshots", 4)
-    output = _Output()
-    resolved["output"] = fill(output, output_table, registry, path, "output", "[output]")
-    resolved["output"]["snapshots"] = snapshots_spec
-    if discriminator is None:
-        need += memory.player_bytes(generator, points)
-    _check_output_memory(need, snapshots_spec, top, len(columns) + 2, points, path,
-                         memory_share)
-    snapshots = _snapshot_iterations(snapshots_spec, top.iterations, path)
-
-    scen = Scenario(path, resolved["name"], top.description, top.seed, top.iterations,
-                    top.record_every, stop, grid, target, p_data, target_outside, generator,
-                    generator_optimizer, discriminator, discriminator_optimizer, steps, game.mode,
-                    objective, game.schedule, distance, distances, output.plots, output.format,
-                    snapshots, resolved, regularizer, game.estimator, sampling)
-    return checks.check_scenario(scen)  # plugins' shapes, once, naming a faulty plugin
+        raise ld.error("target", f"has no mass on the grid [{grid.lower}, {grid.upper}]: all "
+                                 f"of it lies outside; widen [grid] or move the target onto it")
+    return dict(target=target, p_data=p_data, target_outside=target_outside)
 
 
-def _sampling(game, game_table, resolved_game, generator, discriminator, objective, distance,
-              regularizer, path):
-    """Check that every player can be trained from samples; the :class:`Sampling` settings
-    (None in exact mode, where the sampled-only keys are errors and left out of the resolved
+def _generator(ld, grid):
+    """The generator and its optimizer (its class's default_optimizer unless the table names
+    one); a mass-logit step needs mass logits."""
+    generator, resolved = ld.build("generator", ld.table("generator", True), "generator", grid,
+                                   reserved=("optimizer",))
+    ld.resolved["generator"] = resolved
+    default = protocols.capability(generator, "default_optimizer") or defaults.OPTIMIZER
+    optimizer, resolved["optimizer"] = ld.build(
+        "optimizer", _with_default_kind(resolved.get("optimizer"), default),
+        "generator.optimizer")
+    if protocols.has(optimizer, "requires_logit_params") and \
+            not protocols.has(generator, "logit_params"):
+        raise ld.error("generator.optimizer.kind",
+                       f"{optimizer.name!r} steps mass logits and needs a generator whose "
+                       f"parameters are mass logits (such as 'density'); generator "
+                       f"{generator.name!r} is not")
+    return dict(generator=generator, generator_optimizer=optimizer)
+
+
+_NO_DISCRIMINATOR = dict(discriminator=None, discriminator_optimizer=None, objective=None,
+                         regularizer=None, steps=1)
+
+
+def _direct(ld, game, grid):
+    """Direct mode: the generator descends ``[game] distance``; no discriminator plays."""
+    if "discriminator" in ld.data:
+        raise ld.error("discriminator", "not allowed in direct mode: the generator descends "
+                                        "[game] distance itself and no discriminator plays; "
+                                        "remove the table or set game.mode = 'adversarial'")
+    if game.distance is None:
+        raise ld.error("game.distance", "missing; direct mode needs a distance table, e.g. "
+                                        "distance = { kind = 'w1' }; available: "
+                                        + ", ".join(ld.registry.names("distance")))
+    for key in ("objective", "schedule"):
+        if key in ld.table("game"):
+            raise ld.error(f"game.{key}", "not used in direct mode: the generator descends "
+                                          "game.distance and no discriminator plays")
+    _setup(game.distance, grid)
+    del ld.resolved["game"]["objective"], ld.resolved["game"]["schedule"]
+    return dict(_NO_DISCRIMINATOR, distance=game.distance)
+
+
+def _adversarial(ld, game, grid, generator):
+    """The adversarial game: the objective, the discriminator and, for a parametrized one,
+    how it trains."""
+    if game.distance is not None:
+        raise ld.error("game.distance", "only used in direct mode (game.mode = 'direct'); the "
+                                        "adversarial game's loss is game.objective")
+    objective_cls = ld.registry.lookup("objective", game.objective, ld.path, "game.objective")
+    objective, _ = ld.build("objective", {"kind": objective_cls.name}, "game.objective", grid)
+    spec = ld.table("discriminator") or defaults.DISCRIMINATOR
+    discriminator, ld.resolved["discriminator"] = ld.build(
+        "discriminator", spec, "discriminator", reserved=("optimizer", "steps", "regularizer"))
+    # the players' per-cell arrays, checked before the discriminator's set-up builds its
+    # features
+    points = grid.points
+    ld.check_memory(sum(memory.player_bytes(p, points) for p in (generator, discriminator)),
+                    "discriminator", f"{points} cells with generator {generator.name!r} and "
+                                     f"discriminator {discriminator.name!r}")
+    _setup(discriminator, grid)
+    players = dict(objective=objective, discriminator=discriminator, distance=None)
+    if protocols.has(discriminator, "oracle"):
+        for key in ("optimizer", "steps", "regularizer"):
+            if key in spec:
+                raise ld.error(f"discriminator.{key}",
+                               "the oracle discriminator has no parameters: it plays the exact "
+                               "best response every iteration")
+        return dict(players, discriminator_optimizer=None, regularizer=None, steps=1)
+    return dict(players, **_discriminator_training(ld, game, grid, spec, discriminator))
+
+
+def _discriminator_training(ld, game, grid, spec, discriminator):
+    """A parametrized discriminator's steps per generator step, optimizer and regularizer."""
+    resolved = ld.resolved["discriminator"]
+    steps = spec.get("steps", 1)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ld.error("discriminator.steps", f"got {steps!r}, expected an integer >= 1")
+    if steps > 1 and game.schedule == "simultaneous":
+        raise ld.error("discriminator.steps", "several discriminator steps per generator step "
+                                              "need game.schedule = 'alternating'")
+    resolved["steps"] = steps
+    optimizer, resolved["optimizer"] = ld.build(
+        "optimizer", _with_default_kind(spec.get("optimizer"), defaults.OPTIMIZER),
+        "discriminator.optimizer")
+    if protocols.has(optimizer, "requires_logit_params"):
+        raise ld.error("discriminator.optimizer.kind", f"{optimizer.name!r} needs mass logits; "
+                                                       "a discriminator's parameters are not")
+    regularizer = None
+    if "regularizer" in spec:
+        regularizer, resolved["regularizer"] = ld.build(
+            "regularizer", spec["regularizer"], "discriminator.regularizer", grid)
+        if protocols.has(regularizer, "needs_dudx") and \
+                not protocols.has(discriminator, "dudx"):
+            raise ld.error("discriminator.regularizer.kind",
+                           f"{regularizer.name!r} penalizes du/dx, which discriminator "
+                           f"{discriminator.name!r} does not provide")
+    return dict(discriminator_optimizer=optimizer, regularizer=regularizer, steps=steps)
+
+
+def _sampling(ld, game, players):
+    """The :class:`Sampling` settings, every player checked to train from samples (None in
+    exact mode, where the sampled-only keys are errors and left out of the resolved
     scenario)."""
+    table, resolved = ld.table("game"), ld.resolved["game"]
     direct = game.mode == "direct"
     if game.estimator == "exact":
         for key in SAMPLED_KEYS:
-            if key in game_table:
-                raise GamesimError(located(path, f"game.{key}", "only used with "
-                                                                "game.estimator = 'sampled'"))
-            resolved_game.pop(key, None)
+            if key in table:
+                raise ld.error(f"game.{key}", "only used with game.estimator = 'sampled'")
+            resolved.pop(key, None)
         return None
-    if not direct and "statistic" in game_table:
-        raise GamesimError(located(path, "game.statistic",
-                                   "only used in direct mode: it selects the sample MMD^2 or "
-                                   "energy distance estimator"))
+    if not direct and "statistic" in table:
+        raise ld.error("game.statistic", "only used in direct mode: it selects the sample "
+                                         "MMD^2 or energy distance estimator")
     if not direct:
-        resolved_game.pop("statistic")
-
-    if getattr(generator, "logit_params", False):
-        raise GamesimError(located(path, "generator.kind",
-                                   f"{generator.name!r} is exact-only: its parameters are the "
-                                   "grid's cell masses, with no noise to push through it, so "
-                                   "sampled mode has nothing to sample; use a transform "
-                                   "generator (location_scale, quantile, mlp, point) or "
-                                   "game.estimator = 'exact'"))
-    _require(path, "generator.kind", "generator", generator, ("sample", "sample_vjp"))
-    if direct:
-        _require(path, "game.distance.kind", "distance", distance, ("sample_value_grad",))
-    else:
-        if getattr(discriminator, "oracle", False):
-            raise GamesimError(located(path, "discriminator.kind",
-                                       "'oracle' is exact-only: its best response needs the "
-                                       "exact densities p_d and p_g on the grid, which a "
-                                       "minibatch does not give; use a parametrized "
-                                       "discriminator (logistic, mlp) or game.estimator = "
-                                       "'exact'"))
-        _require(path, "discriminator.kind", "discriminator", discriminator,
-                 ("forward_at", "vjp_at", "dudx_at"))
-        _require(path, "game.objective", "objective", objective,
-                 ("discriminator_terms", "generator_terms"))
-        if regularizer is not None and hasattr(regularizer, "penalty"):
-            raise GamesimError(located(path, "discriminator.regularizer.kind",
-                                       f"{regularizer.name!r} has no sampled form yet (its "
-                                       "penalty is computed on the grid); sampled mode takes "
-                                       "'clip' or no regularizer"))
+        resolved.pop("statistic")
+    _check_sampled_players(ld, direct, players)
     sizes = {"data_batch": game.data_batch or game.batch,
              "noise_batch": game.noise_batch or game.batch}
     for key, size in sizes.items():
         if direct and size < 2:
-            raise GamesimError(located(path, f"game.{key}" if key in game_table else "game.batch",
-                                       f"got {size}, expected at least 2: a sample distance "
-                                       "needs two points on each side"))
-        resolved_game[key] = size
+            raise ld.error(f"game.{key}" if key in table else "game.batch",
+                           f"got {size}, expected at least 2: a sample distance needs two "
+                           "points on each side")
+        resolved[key] = size
     return Sampling(sizes["data_batch"], sizes["noise_batch"], game.statistic == "unbiased",
                     game.jitter)
 
 
-def _require(path, key, kind, plugin, methods):
+def _check_sampled_players(ld, direct, players):
+    """Refuse a player that cannot be trained from samples, naming what it lacks."""
+    generator, discriminator = players["generator"], players["discriminator"]
+    objective, regularizer = players["objective"], players["regularizer"]
+    if protocols.has(generator, "logit_params"):
+        raise ld.error("generator.kind", f"{generator.name!r} is exact-only: its parameters are "
+                                         "the grid's cell masses, with no noise to push "
+                                         "through it, so sampled mode has nothing to sample; "
+                                         "use a transform generator (location_scale, quantile, "
+                                         "mlp, point) or game.estimator = 'exact'")
+    _require(ld, "generator.kind", "generator", generator, ("sample", "sample_vjp"))
+    if direct:
+        _require(ld, "game.distance.kind", "distance", players["distance"],
+                 ("sample_value_grad",))
+        return
+    if protocols.has(discriminator, "oracle"):
+        raise ld.error("discriminator.kind", "'oracle' is exact-only: its best response needs "
+                                             "the exact densities p_d and p_g on the grid, "
+                                             "which a minibatch does not give; use a "
+                                             "parametrized discriminator (logistic, mlp) or "
+                                             "game.estimator = 'exact'")
+    _require(ld, "discriminator.kind", "discriminator", discriminator,
+             ("forward_at", "vjp_at", "dudx_at"))
+    _require(ld, "game.objective", "objective", objective,
+             ("discriminator_terms", "generator_terms"))
+    if regularizer is not None and protocols.has(regularizer, "penalty"):
+        raise ld.error("discriminator.regularizer.kind",
+                       f"{regularizer.name!r} has no sampled form yet (its penalty is computed "
+                       "on the grid); sampled mode takes 'clip' or no regularizer")
+
+
+def _require(ld, key, kind, plugin, methods):
     """A sampled scenario needs these methods of the plugin: an error naming what it lacks."""
-    missing = [m for m in methods if not hasattr(plugin, m)]
+    missing = [m for m in methods if not protocols.has(plugin, m)]
     if missing:
-        raise GamesimError(located(path, key, f"{kind} {plugin.name!r} cannot be used with "
-                                              f"game.estimator = 'sampled': it lacks "
-                                              f"{', '.join(missing)} (see README, Sampled "
-                                              f"training)"))
+        raise ld.error(key, f"{kind} {plugin.name!r} cannot be used with game.estimator = "
+                            f"'sampled': it lacks {', '.join(missing)} (see README, Sampled "
+                            f"training)")
+
+
+def _distances(ld, grid):
+    """The recorded distances by name, each set up on the grid."""
+    metrics = ld.fill(_Metrics(), "metrics", "[metrics]")
+    return {name: ld.build("distance", name, f"metrics.distances[{i}]", grid)[0]
+            for i, name in enumerate(metrics.distances)}
+
+
+def _stop(ld, columns):
+    """``(metric, below)`` from the optional [stop] table, the metric one of ``columns``."""
+    if "stop" not in ld.data:
+        return None
+    section = ld.fill(_Stop(), "stop", "[stop]")
+    if section.metric not in columns:
+        raise ld.error("stop.metric", f"got {section.metric!r}"
+                                      f"{did_you_mean(section.metric, columns)}, expected a "
+                                      f"recorded metric: {', '.join(columns)} (add distances "
+                                      f"to [metrics] distances to stop on them)")
+    return section.metric, section.below
+
+
+def _output(ld, top, columns, points, players):
+    """The [output] table: plots, their format and the snapshot iterations, once the
+    snapshots and the recorded rows are known to fit in memory."""
+    table = dict(ld.table("output"))
+    snapshots = table.pop("snapshots", 4)
+    output = _Output()
+    ld.resolved["output"] = fill(output, table, ld.registry, ld.path, "output", "[output]")
+    ld.resolved["output"]["snapshots"] = snapshots
+    if players["discriminator"] is None:
+        ld.need += memory.player_bytes(players["generator"], points)
+    _check_output_memory(ld, snapshots, top, columns, points)
+    return dict(plots=output.plots, plot_format=output.format,
+                snapshots=_snapshot_iterations(snapshots, top.iterations, ld.path))
 
 
 def _with_default_kind(spec, default):
@@ -512,24 +567,22 @@ def _with_default_kind(spec, default):
 
 
 def _setup(plugin, grid):
-    if hasattr(plugin, "setup"):
+    if protocols.has(plugin, "setup"):
         plugin.setup(grid)
 
 
-def _check_output_memory(need, snapshots_spec, top, columns, points, path, share):
-    """Refuse snapshots or recorded rows that would not fit in memory beside ``need`` bytes,
-    before the snapshot iterations are listed. ``columns``: the metrics' columns, without the
-    players' parameters."""
+def _check_output_memory(ld, snapshots_spec, top, columns, points):
+    """Refuse snapshots or recorded rows that would not fit in memory beside what the
+    scenario needs so far, before the snapshot iterations are listed. ``columns``: the
+    metrics' columns, without the players' parameters."""
     count = len(snapshots_spec) if isinstance(snapshots_spec, list) else snapshots_spec
     count = min(max(count, 1), top.iterations + 1) if isinstance(count, int) else 1
-    need += memory.snapshot_bytes(count, points)
-    memory.check(need, path, "output.snapshots", f"{count} snapshots of {points} cells",
-                 share)
+    ld.check_memory(memory.snapshot_bytes(count, points), "output.snapshots",
+                    f"{count} snapshots of {points} cells")
     rows = top.iterations // top.record_every + 2
-    need += memory.rows_bytes(rows, columns + PARAMETER_COLUMNS)
-    memory.check(need, path, "record_every", f"{rows} recorded rows (iterations "
-                                             f"{top.iterations} / record_every "
-                                             f"{top.record_every})", share)
+    ld.check_memory(memory.rows_bytes(rows, columns + PARAMETER_COLUMNS), "record_every",
+                    f"{rows} recorded rows (iterations {top.iterations} / record_every "
+                    f"{top.record_every})")
 
 
 def _snapshot_iterations(spec, iterations, path):

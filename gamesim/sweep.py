@@ -5,6 +5,7 @@ parallelism: serially, on local processes, or on a Dask cluster. A failing point
 an unexpected error) or a diverging game is a row of sweep.csv, not the end of the sweep.
 """
 
+import contextlib
 import csv
 import itertools
 import math
@@ -13,8 +14,8 @@ import os
 import traceback
 
 from . import interrupts
+from .sources import Source, source_of
 from .errors import GamesimError, located
-from .scenario import read_toml
 
 
 def sweep_points(path, data):
@@ -48,27 +49,26 @@ def _short(value):
     return str(value)
 
 
-def run_point(path, point, plugins, out, plots, memory_share=1):
-    """Run one sweep point into ``out``; return its sweep.csv row (never raises but for a
-    signal). ``memory_share``: how many points run at once, sharing the memory limit."""
-    from . import engine, plotting, results, scenario
+def run_point(source, point, plugins, out, plots, memory_share=1):
+    """Run one sweep point, into the run directory ``out`` unless it is None; return its
+    sweep.csv row (never raises but for a signal). ``source``: a scenario file's path or an
+    :class:`~gamesim.sources.Source`. ``memory_share``: how many points run at once, sharing the
+    memory limit."""
+    from . import results
+    from .runs import Run
 
     row = {"status": "error", "error": ""}
     try:
-        sc = scenario.load(path, point, plugins, memory_share=memory_share)
-        result = engine.run(sc)
-
-        def draw(directory):
-            if plots:
-                plotting.save_plots(results.RunData(directory), sc.plots, directory,
-                                    sc.plot_format)
-
-        results.write_run(out, sc, result, draw)
-        row.update(zip(result.columns, result.rows[-1]) if result.rows else {})
-        row["status"] = result.status
-        if result.failure:
-            row["error"] = (f"{result.failure['quantity']} of {result.failure['plugin']} went "
-                            f"non-finite at iteration {result.failure['iteration']}")
+        sc = source_of(source).load(point, plugins, memory_share)
+        reservation = None if out is None else results.reserve(out)
+        with reservation or contextlib.nullcontext():
+            run = Run.simulate(sc, None, reservation, plots)
+        row.update(run.final)
+        row["status"] = run.status
+        failure = run.summary["failure"]
+        if failure:
+            row["error"] = (f"{failure['quantity']} of {failure['plugin']} went non-finite at "
+                            f"iteration {failure['iteration']}")
     except GamesimError as err:
         row["error"] = str(err)
     except Exception as err:  # one broken point must not stop the others
@@ -117,30 +117,54 @@ def _dask_map(scheduler, connect_timeout):
     return run_all
 
 
-def run_sweep(path, out=None, overrides=(), plugins=(), jobs=None, executor="local",
-              scheduler=None, plots=False, metric=None, connect_timeout=10.0):
-    """Run every point of the sweep in ``path`` into ``out`` (default ``runs/<name>-sweep``,
-    numbered if taken); return (rows, out).
+def check_options(executor, scheduler, jobs, connect_timeout):
+    """Refuse executor settings that cannot work, before anything runs."""
+    if executor not in ("local", "dask"):
+        raise GamesimError(f"--executor {executor!r}: expected 'local' or 'dask'")
+    if executor == "dask" and not scheduler:
+        raise GamesimError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise GamesimError(f"--jobs {jobs}: expected a number of processes >= 1")
+    if not connect_timeout > 0:
+        raise GamesimError(f"--connect-timeout {connect_timeout:g}: expected a number of "
+                           "seconds > 0")
 
-    The sweep directory is reserved before any point runs, written into a temporary sibling
-    and renamed into place at the end.
+
+def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="local",
+              scheduler=None, plots=False, metric=None, connect_timeout=10.0, write=True):
+    """Run every point of the sweep of ``source`` (a scenario file's path or an
+    :class:`~gamesim.sources.Source`); return (rows, directory).
+
+    With ``write``, into ``out`` (default ``runs/<name>-sweep``, numbered if taken): the
+    sweep directory is reserved before any point runs, written into a temporary sibling and
+    renamed into place at the end. Without, nothing is written and the directory is None.
     """
-    from . import results, scenario
+    from . import results
 
-    data = scenario.apply_overrides(read_toml(path), overrides, path)
-    keys, points = sweep_points(path, data)
+    check_options(executor, scheduler, jobs, connect_timeout)
+    source = source_of(source)
+    if source.path is not None:  # workers may start in another folder
+        source = Source(path=os.path.abspath(source.path))
+    keys, points = sweep_points(source.where, source.table(overrides))
     jobs = 1 if executor == "dask" else jobs or os.cpu_count() or 1
-    base = _first_valid(path, overrides, points, plugins, jobs)
-    with results.reserve(out, f"{base.name}-sweep") as reservation:
-        tmp = reservation.tmp
-        names = [point_name(i, p) for i, p in enumerate(points)]
-        calls = [(os.path.abspath(path), [*overrides, *p], list(plugins), os.path.join(tmp, n),
-                  plots, jobs) for n, p in zip(names, points)]
-        run_all = _dask_map(scheduler, connect_timeout) if executor == "dask" else \
-            _local_map(jobs)
-        rows = run_all(calls)
+    base = _first_valid(source, overrides, points, plugins, jobs)
+    run_all = _dask_map(scheduler, connect_timeout) if executor == "dask" else _local_map(jobs)
+    names = [point_name(i, p) for i, p in enumerate(points)]
+
+    def run_points(folder):
+        rows = run_all([(source, [*overrides, *p], list(plugins),
+                         folder and os.path.join(folder, n), plots, jobs)
+                        for n, p in zip(names, points)])
         for index, (name, point, row) in enumerate(zip(names, points, rows)):
             row.update({"index": index, "run": name, **dict(point)})
+        columns = sweep_columns(keys, rows)
+        return [{c: row.get(c, "") for c in columns} for row in rows]  # as sweep.csv
+
+    if not write:
+        return run_points(None), None
+    with results.reserve(out, f"{base.name}-sweep") as reservation:
+        tmp = reservation.tmp
+        rows = run_points(tmp)
         write_sweep_csv(os.path.join(tmp, "sweep.csv"), keys, rows)
         metric = metric or _default_metric(rows)
         if metric is not None and len(keys) in (1, 2):
@@ -152,14 +176,12 @@ def run_sweep(path, out=None, overrides=(), plugins=(), jobs=None, executor="loc
         return rows, reservation.commit()
 
 
-def _first_valid(path, overrides, points, plugins, memory_share):
+def _first_valid(source, overrides, points, plugins, memory_share):
     """The first point that validates; if none does, the error is outside [sweep]: raise it."""
-    from . import scenario
-
     first_error = None
     for point in points:
         try:
-            return scenario.load(path, [*overrides, *point], plugins, memory_share=memory_share)
+            return source.load([*overrides, *point], plugins, memory_share)
         except GamesimError as err:
             first_error = first_error or err
     raise first_error
@@ -169,12 +191,17 @@ FIXED = ("index", "run")
 TAIL = ("status", "error")
 
 
-def write_sweep_csv(path, keys, rows):
+def sweep_columns(keys, rows):
+    """sweep.csv's columns: index, run, the swept keys, the metrics, status and error."""
     metrics = []
     for row in rows:
         metrics += [k for k in row if k not in metrics and k not in (*FIXED, *TAIL, *keys,
                                                                      "traceback", "iteration")]
-    columns = [*FIXED, *keys, "iteration", *metrics, *TAIL]
+    return [*FIXED, *keys, "iteration", *metrics, *TAIL]
+
+
+def write_sweep_csv(path, keys, rows):
+    columns = sweep_columns(keys, rows)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)

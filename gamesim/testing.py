@@ -11,9 +11,11 @@ supports, optimizers that descend. They use a fixed seed, so they are determinis
     def test_my_distance():
         testing.check_distance(testing.make("distance", {"kind": "l2"}, modules=["my_plugin"]))
 
-Derivatives are checked at random points near the plugin's initial parameters (not at the
-initial parameters themselves, which often sit on a kink of a piecewise-linear deposit), and
-in mass-preserving directions for functions of masses.
+Every check first asks that the plugin's class define what its protocol requires
+(:mod:`gamesim.protocols`), and reads optional capabilities through it. Derivatives are
+checked at random points near the plugin's initial parameters (not at the initial parameters
+themselves, which often sit on a kink of a piecewise-linear deposit), and in mass-preserving
+directions for functions of masses.
 """
 
 import copy
@@ -21,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import plugins as plugin_manager
+from . import plugins as plugin_manager, protocols
 from .errors import PluginError
 from .grid import Grid
 from .optstate import flat_state, set_flat_state
@@ -37,13 +39,19 @@ def make(kind, spec, grid=GRID, modules=()):
     ``grid``; ``modules`` are plugin modules to import first."""
     plugin_manager.load_modules(modules)
     instance, _ = build(plugin_manager.registry(), kind, spec, "", kind)
-    if hasattr(instance, "setup"):
+    if protocols.has(instance, "setup"):
         instance.setup(grid)
     return instance
 
 
 def _who(plugin):
     return f"{type(plugin).__name__} {getattr(plugin, 'name', '?')!r}"
+
+
+def _assert_conforms(kind, plugin):
+    """The plugin's class defines what gamesim/protocols.py requires of ``kind``."""
+    problem = protocols.problem(kind, type(plugin))
+    assert problem is None, f"{_who(plugin)}: {problem}"
 
 
 def random_masses(rng, n, zeros=0):
@@ -134,6 +142,7 @@ def _params(plugin, rng, what="init_params(rng)"):
 def check_target(target, grid=GRID):
     """``masses(grid)`` gives float64 masses of shape (N,), non-negative, summing to 1, and a
     mass outside the grid in [0, 1]."""
+    _assert_conforms("target", target)
     out = target.masses(grid)
     assert isinstance(out, tuple) and len(out) == 2, \
         f"{_who(target)}: masses(grid) must return (masses, mass_outside)"
@@ -143,7 +152,7 @@ def check_target(target, grid=GRID):
 
 
 def check_distance(distance, grid=GRID, seed=0, trials=5, rtol=1e-5, atol=1e-8, zero=1e-12):
-    """The distance's contract (docs/plugins.md, "Distance"), with these tolerances:
+    """The distance's contract (gamesim/protocols.py, ``Distance``), with these tolerances:
 
     - D(p, p) = 0 within ``zero`` (absolute), for interior p and for p with zero cells;
     - D(p, q) >= 0 for p != q, exactly: a negative value, however small, is refused; finite
@@ -154,6 +163,7 @@ def check_distance(distance, grid=GRID, seed=0, trials=5, rtol=1e-5, atol=1e-8, 
     - with zero cells in p, in q or in both, and on disjoint supports: the value is not NaN
       and is >= 0 (inf allowed, > 0 on disjoint supports); the gradient has no NaN and is
       finite wherever p > 0 and q > 0 (±inf only where p or q is 0)."""
+    _assert_conforms("distance", distance)
     rng = np.random.default_rng(seed)
     n = grid.points
 
@@ -205,6 +215,7 @@ def check_generator(generator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
     """``init_params`` gives a flat float64 vector; ``forward`` gives masses summing to 1 and a
     mass outside in [0, 1]; ``vjp`` has theta's shape and matches finite differences of
     <g, p(theta)> at points near the initial parameters."""
+    _assert_conforms("generator", generator)
     rng = np.random.default_rng(seed)
     theta0 = _params(generator, rng)
     out = generator.forward(theta0.copy())
@@ -224,7 +235,7 @@ def check_generator(generator, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
         v = np.where(finite, rng.normal(size=theta.size), 0.0)
         _assert_vjp(generator, "vjp(theta, g_p)", np.where(finite, grad, 0.0),
                     lambda t: float(g_p @ generator.forward(t)[0]), theta, v, rtol, atol)
-    if hasattr(generator, "transform") and generator.transform is not None:
+    if protocols.has(generator, "transform"):
         z, x = generator.transform(theta0.copy())
         assert np.shape(z) == np.shape(x) and np.ndim(x) == 1, \
             f"{_who(generator)}: transform(theta) must return (z, G(z)) of one shape"
@@ -243,7 +254,8 @@ def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, a
     fine grid and ``dudx_vjp`` against finite differences of <g, du/dx(psi)>; and, where
     present, ``forward_at``/``dudx_at`` at the cell centres equal ``forward``/``dudx``.
     An oracle (``oracle = True``) has nothing to check: it is the objective's best response."""
-    if getattr(discriminator, "oracle", False):
+    _assert_conforms("discriminator", discriminator)
+    if protocols.has(discriminator, "oracle"):
         return
     rng = np.random.default_rng(seed)
     n = grid.points
@@ -259,14 +271,14 @@ def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, a
         v = rng.normal(size=psi.size)
         _assert_vjp(discriminator, "vjp(psi, g_u)", grad,
                     lambda t: float(g_u @ discriminator.forward(t)), psi, v, rtol, atol)
-        if hasattr(discriminator, "forward_at"):
+        if protocols.has(discriminator, "forward_at"):
             at = discriminator.forward_at(psi.copy(), np.array(grid.x))
             assert np.allclose(at, u, rtol=1e-12, atol=1e-12), \
                 f"{_who(discriminator)}: forward_at(psi, grid.x) differs from forward(psi)"
-        if not hasattr(discriminator, "dudx"):
+        if not protocols.has(discriminator, "dudx"):
             continue
         slope = _assert_vector(discriminator, discriminator.dudx(psi.copy()), n, "dudx(psi)")
-        if hasattr(discriminator, "dudx_at"):
+        if protocols.has(discriminator, "dudx_at"):
             at = discriminator.dudx_at(psi.copy(), np.array(grid.x))
             assert np.allclose(at, slope, rtol=1e-12, atol=1e-12), \
                 f"{_who(discriminator)}: dudx_at(psi, grid.x) differs from dudx(psi)"
@@ -279,7 +291,7 @@ def check_discriminator(discriminator, grid=GRID, seed=0, trials=3, rtol=1e-5, a
             f"{_who(discriminator)}: dudx(psi) differs from central differences of u at " \
             f"{wrong.sum()} of {wrong.size} cells (worst " \
             f"{np.abs(central - slope_fine[1:-1]).max():.3g}; kinks may explain 1%)"
-        if hasattr(discriminator, "dudx_vjp"):
+        if protocols.has(discriminator, "dudx_vjp"):
             g = rng.normal(size=n)
             grad = discriminator.dudx_vjp(psi.copy(), g)
             assert isinstance(grad, np.ndarray) and grad.shape == psi.shape, \
@@ -294,6 +306,7 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
     arguments' values; the oracle is a best response (no nearby u does better, except for a
     critic, whose best response is constrained) and gives ``equilibrium`` at p_g = p_d;
     nothing is NaN on disjoint supports."""
+    _assert_conforms("objective", objective)
     rng = np.random.default_rng(seed)
     n = grid.points
     assert objective.output in ("logit", "probability", "critic"), \
@@ -323,7 +336,7 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
             for nearby in (best + 1e-3 * rng.normal(size=n), best + 1e-3 * ascent):
                 assert top >= objective.value(p_d, p_g, nearby) - 1e-12, \
                     f"{_who(objective)}: the oracle is not a best response"
-    if hasattr(objective, "equilibrium"):
+    if protocols.has(objective, "equilibrium"):
         p = random_masses(rng, n)
         at_eq = objective.value(p, p, objective.oracle(p, p))
         _assert_close(objective, "value at p_g = p_d against the oracle (equilibrium)",
@@ -355,7 +368,8 @@ def check_optimizer(optimizer, seed=0, max_steps=5000, state_steps=5):
     momentum); and a step depends on nothing but (theta, grad, state): stepping from a state
     and from a copy written by ``set_flat_state`` gives the same theta and state."""
     rng = np.random.default_rng(seed)
-    logits = getattr(optimizer, "requires_logit_params", False)
+    _assert_conforms("optimizer", optimizer)
+    logits = protocols.has(optimizer, "requires_logit_params")
     if logits:
         x, target = np.zeros(8), random_masses(rng, 8)
 
@@ -375,7 +389,7 @@ def check_optimizer(optimizer, seed=0, max_steps=5000, state_steps=5):
     _check_state(optimizer, x.copy(), grad, state_steps)
     start = distance(x)
     state = optimizer.init_state(x)
-    if hasattr(optimizer, "lookahead"):
+    if protocols.has(optimizer, "lookahead"):
         before = x.copy()
         half = optimizer.lookahead(x, grad(x), state)
         assert isinstance(half, np.ndarray) and half.shape == x.shape and half is not x, \
@@ -436,12 +450,11 @@ def check_regularizer(regularizer, discriminator=None, grid=GRID, seed=0, trials
     """``penalty(disc, psi, p_d, p_g)`` gives (value >= 0, grad of psi's shape) matching finite
     differences of the value; ``project(psi)`` keeps the shape and is idempotent. The
     discriminator defaults to an ``mlp`` (which has ``dudx``) set up on ``grid``."""
-    assert hasattr(regularizer, "penalty") or hasattr(regularizer, "project"), \
-        f"{_who(regularizer)}: defines neither penalty nor project"
+    _assert_conforms("regularizer", regularizer)
     disc = discriminator if discriminator is not None else make("discriminator", {"kind": "mlp"},
                                                                 grid)
-    if getattr(regularizer, "needs_dudx", False):
-        assert hasattr(disc, "dudx") and hasattr(disc, "dudx_vjp"), \
+    if protocols.has(regularizer, "needs_dudx"):
+        assert protocols.has(disc, "dudx") and protocols.has(disc, "dudx_vjp"), \
             f"{_who(regularizer)}: needs_dudx, but {_who(disc)} has no dudx/dudx_vjp"
     rng = np.random.default_rng(seed)
     n = grid.points
@@ -449,7 +462,7 @@ def check_regularizer(regularizer, discriminator=None, grid=GRID, seed=0, trials
     for _ in range(trials):
         psi = psi0 + 0.5 * rng.normal(size=psi0.size)
         p_d, p_g = random_masses(rng, n), random_masses(rng, n)
-        if hasattr(regularizer, "penalty"):
+        if protocols.has(regularizer, "penalty"):
             out = regularizer.penalty(disc, psi.copy(), p_d, p_g)
             assert isinstance(out, tuple) and len(out) == 2, \
                 f"{_who(regularizer)}: penalty must return (value, grad_psi)"
@@ -462,7 +475,7 @@ def check_regularizer(regularizer, discriminator=None, grid=GRID, seed=0, trials
             approx = directional_fd(lambda t: regularizer.penalty(disc, t, p_d, p_g)[0], psi, v,
                                     1e-6)
             _assert_close(regularizer, "penalty gradient", float(grad @ v), approx, rtol, atol)
-        if hasattr(regularizer, "project"):
+        if protocols.has(regularizer, "project"):
             once = regularizer.project(psi.copy())
             assert isinstance(once, np.ndarray) and once.shape == psi.shape, \
                 f"{_who(regularizer)}: project must return a vector of psi's shape"

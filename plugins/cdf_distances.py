@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import filled
+from gamesim.vecmath import filled
 
 
 @njit(cache=True)

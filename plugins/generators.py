@@ -6,19 +6,19 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import exp1, max_of, sum_of
+from gamesim.vecmath import max_of, sum_of, vexp
 
 
 @njit(cache=True, error_model="numpy")
 def _softmax(theta, out):
     """Masses softmax(theta); cells with logit -inf get exactly 0.
 
-    The exp loop has no reduction in it, so LLVM vectorizes it with gamesim.fastmath's exp;
+    The exp loop has no reduction in it, so LLVM vectorizes it with gamesim.vecmath's exp;
     the max and the sum run in four chains.
     """
     m = max_of(theta)
     for i in range(theta.size):
-        out[i] = exp1(theta[i] - m)
+        out[i] = vexp(theta[i] - m)
     scale = 1.0 / sum_of(out)
     for i in range(theta.size):
         out[i] *= scale

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import filled
+from gamesim.vecmath import filled
 
 # The direct O(N^2) product is faster below about this many cells (2 cores, NumPy's
 # pocketfft; crossover measured between 128 and 192 with benchmarks/bench_mmd.py --crossover).

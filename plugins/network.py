@@ -16,7 +16,7 @@ temporaries for BLAS products) 7-10x on the tanh network because of
   1 - 2 / (exp(2 z) + 1): a few multiplies and one divide per element, no loop-carried
   dependency, under 1 ns, where np.tanh took about 20 ns per float64 on the AVX2 machine
   measured. Other inputs (sampled points) take the vectorizable fdlibm exp of
-  gamesim.fastmath per element, about 4 ns.
+  gamesim.vecmath per element, about 4 ns.
 
 Evenly spaced is detected, not declared by the callers, so a sampled batch cannot take the
 table by mistake: every s_i within 1e-8 |ds| of s_0 + i ds (cell centres and np.linspace
@@ -47,7 +47,7 @@ import threading
 import numpy as np
 from numba import njit
 
-from gamesim.fastmath import exp1, sum_of
+from gamesim.vecmath import sum_of, vexp
 
 LEAK = 0.2  # slope of leaky_relu for negative inputs
 
@@ -65,11 +65,6 @@ def init(rng, hidden, init_scale):
     """w, b ~ N(0, 1); a ~ N(0, init_scale^2 / H); c = 0."""
     return np.concatenate([rng.normal(0, 1, hidden), rng.normal(0, 1, hidden),
                            rng.normal(0, init_scale / math.sqrt(hidden), hidden), [0.0]])
-
-
-def split(theta, hidden):
-    H = hidden
-    return theta[:H], theta[H:2 * H], theta[2 * H:3 * H], theta[3 * H]
 
 
 # ------------------------------------------------------------------------------------------
@@ -150,7 +145,7 @@ def _fill(code, s, theta, kept, y):
         fast[j] = abs(w2 * ds) * L <= _SPAN  # False for NaN: uneven inputs, w_j = inf or NaN
         if fast[j]:
             for k in range(L):
-                table[j, k] = exp1(w2 * kds[k])
+                table[j, k] = vexp(w2 * kds[k])
     dev = np.empty(L)
     acc = np.empty(L)
     for i0 in range(0, n, L):
@@ -164,13 +159,13 @@ def _fill(code, s, theta, kept, y):
                 for k in range(row.size):
                     row[k] = wj * sb[k] + bj
             elif fast[j]:
-                e0 = exp1(2.0 * (wj * sb[0] + bj))  # may be 0 or inf: tanh is then -1 or 1
+                e0 = vexp(2.0 * (wj * sb[0] + bj))  # may be 0 or inf: tanh is then -1 or 1
                 tj, w2 = table[j], 2.0 * wj
                 for k in range(row.size):  # exp(2 w_j dev) = 1 + 2 w_j dev to rounding
                     row[k] = 1.0 - 2.0 / (e0 * tj[k] * (1.0 + w2 * dev[k]) + 1.0)
             else:
                 for k in range(row.size):
-                    row[k] = 1.0 - 2.0 / (exp1(2.0 * (wj * sb[k] + bj)) + 1.0)
+                    row[k] = 1.0 - 2.0 / (vexp(2.0 * (wj * sb[k] + bj)) + 1.0)
         _combine(code, 0, kept, a, c, i0, i1, acc, y)
 
 

@@ -2,7 +2,8 @@
 least_squares (Mao et al. 2017), hinge (Lim and Ye 2017) and wasserstein (Arjovsky et al. 2017).
 
 Each gives ``value`` (D's objective V_D), ``discriminator_grad`` = d(-V_D)/du (D descends it),
-``generator_grad`` = dL_G/dp_g and ``oracle`` (D's exact best response), as in DESIGN.md's table.
+``generator_grad`` = dL_G/dp_g and ``oracle`` (D's exact best response): the protocol
+:class:`gamesim.protocols.Objective` (docs/design.md, "Model", states the game).
 
 Expectations are sums over cells. Cells where a weight (p_d or p_g) is 0 contribute nothing:
 0 log 0 = 0 and 0 * (-inf) = 0, so disjoint supports give no NaN.
@@ -20,7 +21,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import filled, log1
+from gamesim.vecmath import filled, vlog
 
 
 @njit(cache=True)
@@ -66,12 +67,12 @@ def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
     softplus(-u*) = log(p_d + p_g) - log p_d (non-saturating): two logarithms a cell instead
     of four. ``log_p_d`` holds log p_d with _LOG_TINY for zero masses, as the oracle does.
     """
-    # branch-free (selects only), so LLVM vectorizes the loop with gamesim.fastmath's log
+    # branch-free (selects only), so LLVM vectorizes the loop with gamesim.vecmath's log
     both_zero = math.log(2.0) if nonsaturating else -math.log(2.0)
     for i in range(p_d.size):
-        log_g = max(log1(p_g[i]), _LOG_TINY)  # log 0 = -inf counts as the smallest double
+        log_g = max(vlog(p_g[i]), _LOG_TINY)  # log 0 = -inf counts as the smallest double
         total = p_d[i] + p_g[i]
-        log_sum = log1(total)
+        log_sum = vlog(total)
         u[i] = log_p_d[i] - log_g  # 0 where both are 0: both logs are _LOG_TINY
         grad = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
         g[i] = both_zero if total == 0.0 else grad

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import max_of
+from gamesim.vecmath import max_of
 
 
 @njit(cache=True)

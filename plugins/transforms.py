@@ -3,7 +3,7 @@
 ``location_scale`` deposits the exact cell integrals of N(mu, sigma^2). ``quantile``, ``mlp``
 and ``point`` are node generators: G is evaluated at nodes z_j = j / (M - 1) and linearly
 interpolated, so each of the M - 1 segments carries mass 1 / (M - 1) spread uniformly over
-[G(z_j), G(z_{j+1})] and deposited by exact cell integrals (DESIGN.md section 1). A segment
+[G(z_j), G(z_{j+1})] and deposited by exact cell integrals (docs/design.md, "Model"). A segment
 shorter than a cell h is widened to width h about its midpoint, which is exactly the
 cloud-in-cell deposit of that midpoint: a point mass moves continuously and has a gradient.
 Mass beyond the grid goes to the edge cells and is reported as ``mass_outside``.
@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.fastmath import filled
+from gamesim.vecmath import filled
 
 from . import network
 

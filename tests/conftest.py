@@ -131,7 +131,7 @@ def parse_plugin_listing(text):
     return listing
 
 
-# The built-ins issue 2 asks for, with the parameters each declares (others may add more).
+# The core built-ins every install has, with the parameters each declares (others may add more).
 BUILTINS = {
     "target": {"normal": ["mean", "std"], "uniform": ["lower", "upper"],
                "laplace": ["loc", "scale"], "mixture": ["components"]},

@@ -1,4 +1,4 @@
-"""The approximate game: where parametrized players end (DESIGN.md section 1, issue 4)."""
+"""The approximate game: where parametrized players end (docs/design.md, "Model" and "One iteration")."""
 
 import json
 import math

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS, assert_one_line_error, gamesim_cli, tree
-from gamesim import engine, plotting, results, scenario, sweep
+from gamesim import engine, plotting, plugins, recorder, scenario, sweep
 from gamesim.errors import PluginRunError
+from gamesim.runs import Run
 
 # grad counts its calls from the run's start (the set-up checks call it once before): calls
 # 1 to 20 are the steps of iterations 0 to 19, the 21st is iteration 20's
@@ -88,7 +89,7 @@ def test_python_api_raises_the_same_error(plugin_module, write_scenario):
     name, _ = plugin_module(FAILING_DISTANCE)
     sc = scenario.load(write_scenario(DIRECT))
     with pytest.raises(PluginRunError) as caught:
-        engine.run(sc)
+        engine.run(sc, observers=plugins.observers())
     assert str(caught.value) == expected(name)
     assert caught.value.exit_status == 1
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
@@ -146,7 +147,7 @@ def test_each_kind_of_plugin_failing_is_named(kind, plugin_module):
         """)
     sc = scenario.load(ADVERSARIAL, ["iterations=5", f"{key}=failing_{kind}"])
     with pytest.raises(PluginRunError) as caught:
-        engine.run(sc)
+        engine.run(sc, observers=plugins.observers())
     assert str(caught.value) == (f"{kind} 'failing_{kind}' (plugin '{name}'): {method}({args}) "
                                  f"raised ValueError: broken on purpose at iteration 0")
 
@@ -182,7 +183,7 @@ def test_a_sampled_run_names_the_failing_plugin(plugin_module):
                        ["iterations=10", "record_every=5", "output.snapshots=2",
                         "game.distance.kind=failing_mmd"])
     with pytest.raises(PluginRunError) as caught:
-        engine.run(sc)
+        engine.run(sc, observers=plugins.observers())
     assert str(caught.value) == (f"distance 'failing_mmd' (plugin '{name}'): "
                                  f"sample_value_grad(x, y, unbiased) raised FloatingPointError: "
                                  f"underflow at iteration 2")
@@ -210,9 +211,9 @@ def test_gamesim_own_errors_are_not_blamed_on_a_plugin(write_scenario, monkeypat
     def broken(*args):
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(engine.Recorder, "snapshot", lambda self, state: broken())
+    monkeypatch.setattr(recorder.Recorder, "snapshot", lambda self, state: broken())
     with pytest.raises(RuntimeError, match="engine bug"):
-        engine.run(sc)
+        engine.run(sc, observers=plugins.observers())
 
 
 WGAN_NO_CLIP = """
@@ -270,11 +271,11 @@ def test_extreme_settings_run_and_plot_without_runtime_warnings(path, overrides,
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         sc = scenario.load(path, [*SHORT, *overrides])
-        result = engine.run(sc)
+        run = Run.simulate(sc)
         kinds = [k for k in plotting.KINDS if k != "animation"]
-        plotting.save_plots(results.RunData.from_result(sc, result), kinds, tmp_path)
+        plotting.save_plots(run, kinds, tmp_path)
     if status is not None:
-        assert result.status == status
+        assert run.status == status
 
 
 NAN_METRIC = """

@@ -25,7 +25,7 @@ def fake_run(status="completed"):
         rows=[[0, -1.0, math.inf, 0.5], [5, -1.25, 0.125, 0.1]],
         snapshot_iterations=[0, 5], snapshot_p_gen=[np.full(4, 0.25), np.array([.1, .2, .3, .4])],
         snapshot_d=[np.full(4, 0.5), np.full(4, 0.5)], d_output="logit", status=status,
-        iterations=5, failure=None, warnings=["w"], wall_seconds=0.25)
+        iterations=5, failure=None, warnings=["w"], wall_seconds=0.25, extra_snapshots={})
     return sc, result
 
 

@@ -1,4 +1,4 @@
-"""The run directory's contract (DESIGN.md section 4): rows, columns, snapshots, statuses,
+"""The run directory's contract (docs/design.md, "Run directory"): rows, columns, snapshots, statuses,
 and a resolved scenario.toml that runs again to the same numbers."""
 
 import tomllib
@@ -104,19 +104,19 @@ def test_summary_fields(run_scenario):
 
 @pytest.mark.parametrize("size", [1, 5, 512, 1003])
 def test_divergence_check_finds_the_first_non_finite_entry(size):
-    from gamesim.engine import _first_bad
+    from gamesim.divergence import first_bad
 
     x = np.linspace(-1.0, 1.0, size)
-    assert _first_bad(x, False) == -1
+    assert first_bad(x, False) == -1
     x[size // 2] = -np.inf
-    assert _first_bad(x, True) == -1  # a logit of -inf is a zero mass
-    assert _first_bad(x, False) == size // 2
+    assert first_bad(x, True) == -1  # a logit of -inf is a zero mass
+    assert first_bad(x, False) == size // 2
     for bad in (np.nan, -np.nan, np.inf):
         y = x.copy()
         y[-1] = bad
-        assert _first_bad(y, True) == size - 1
+        assert first_bad(y, True) == size - 1
         y[0] = bad
-        assert _first_bad(y, True) == 0
+        assert first_bad(y, True) == 0
 
 
 def test_non_finite_initial_parameters_are_the_generators(write_scenario, monkeypatch):

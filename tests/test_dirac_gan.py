@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from gamesim import engine, scenario
+from gamesim import engine, phase, scenario
 
 SCENARIOS = pathlib.Path(__file__).resolve().parent.parent / "scenarios"
 ETA = 0.1
@@ -65,7 +65,7 @@ def test_r1_converges():
 def test_phase_field_points_along_the_dynamics():
     result, theta, psi = play("simultaneous", (1.0, 1.0), 10)
     s = result.extra_snapshots
-    assert s["phase_theta"].shape == (engine.PHASE_POINTS, engine.PHASE_POINTS)
+    assert s["phase_theta"].shape == (phase.POINTS, phase.POINTS)
     # the generator's descent direction -dL/dtheta = psi f'(-psi theta) has the sign of psi
     moves = -s["phase_grad_theta"]
     away = np.abs(s["phase_psi"]) > 0.1

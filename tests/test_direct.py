@@ -49,7 +49,7 @@ def test_value_is_the_distance(mmd_run):
 
 
 def test_single_bandwidth_leaves_detail_unmatched():
-    """The issue's reason for three bandwidths: 0.5 alone is still above TV 1e-3 at 3000."""
+    """Why ideal-direct-mmd uses three bandwidths: 0.5 alone is still above TV 1e-3 at 3000."""
     sc, result = run("ideal-direct-mmd", "game.distance.bandwidth=0.5", "iterations=3000")
     assert tv(result.snapshot_p_gen[-1], sc.p_data) > 1e-3
 

@@ -169,7 +169,7 @@ def test_mmd_energy_kernel_is_energy_distance():
 @pytest.mark.parametrize("n", [1, 2, 5, 159, 160, 161, 1000])
 @pytest.mark.parametrize("kernel", ["gaussian", "laplacian", "energy"])
 def test_mmd_fft_matches_direct_product(n, kernel):
-    """Linear (zero-padded) FFT convolution against the direct double loop, to the issue's
+    """Linear (zero-padded) FFT convolution against the direct double loop, to an
     absolute tolerance 1e-12 ||p - q||_1^2 max|k|; a high-frequency q is the hard case."""
     grid = Grid(-4.0, 4.0, n)
     p, q = random_pair(n, n)

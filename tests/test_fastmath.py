@@ -1,4 +1,4 @@
-"""gamesim.fastmath: accuracy in ulps, special values, aliasing and calling conventions.
+"""gamesim.vecmath: accuracy in ulps, special values, aliasing and calling conventions.
 
 The reference is NumPy's 80-bit ``np.longdouble`` exp/log (x87 extended, 64-bit mantissa on
 x86_64: its own error is ~2^-11 of a float64 ulp), cross-checked against mpmath when that is
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from gamesim.fastmath import exp_into, filled, log_into, max_of, sum_of
+from gamesim.vecmath import exp_into, filled, log_into, max_of, sum_of
 
 LD = np.longdouble
 if np.finfo(LD).nmant < 63:  # pragma: no cover - not x86_64 / long double is float64

@@ -18,7 +18,8 @@ ACTIVATIONS = tuple(network.ACTIVATIONS)
 
 def reference(s, theta, hidden, activation, g):
     """(y, dy/ds, vjp, dyds_vjp) in plain NumPy: y = c + sum_j a_j act(w_j s + b_j)."""
-    w, b, a, c = network.split(theta, hidden)
+    w, b, a = theta[:-1].reshape(3, hidden)
+    c = theta[-1]
     z = np.outer(s, w) + b
     if activation == "tanh":
         f0 = np.tanh(z)

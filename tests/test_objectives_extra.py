@@ -1,4 +1,5 @@
-"""least_squares, hinge and wasserstein (and the original two) against DESIGN.md's table:
+"""least_squares, hinge and wasserstein (and the original two) against their documented forms
+(docs/design.md, "Model"; plugins/objectives.py):
 gradients against central finite differences, oracles, their values and the equilibria;
 the regularizers' penalties and the optimizers' steps."""
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gamesim import engine, sampled, scenario
+from gamesim.exact import Exact
 
 ALLOW_H2 = 2.0  # the O(h^2) allowance, in units of h^2 (times the quantity's scale)
 REPS = 2000
@@ -76,7 +77,7 @@ def test_u_statistic_mmd_is_unbiased_for_the_grid_mmd(write_scenario, kernel):
     sc = load(write_scenario, DIRECT, points=512, batch=BATCH, statistic="unbiased")
     sc.distance.kernel = kernel
     sc.distance.setup(sc.grid)
-    batches, theta = sampled.Batches(sc, engine._Players(sc)), initial_theta(sc)
+    batches, theta = sampled.Batches(sc, Exact(sc)), initial_theta(sc)
     q, _ = sc.generator.forward(theta)
     exact = sc.distance.value(sc.p_data, q)
     u_stats, v_minus_u = [], []
@@ -106,7 +107,7 @@ def test_sample_energy_distance_is_unbiased_for_the_grid_energy(write_scenario):
     from gamesim_plugins.cdf_distances import Energy
     energy = Energy()
     energy.setup(sc.grid)
-    batches, theta = sampled.Batches(sc, engine._Players(sc)), initial_theta(sc)
+    batches, theta = sampled.Batches(sc, Exact(sc)), initial_theta(sc)
     q, _ = sc.generator.forward(theta)
     exact = energy.value(sc.p_data, q)
     values = []
@@ -128,11 +129,11 @@ def test_mean_sampled_gradients_equal_the_exact_ones(write_scenario, objective, 
     """For fixed players, the mean batch gradient of each player is the exact one."""
     sc = load(write_scenario, ADVERSARIAL, points=2048, batch=64, disc=disc,
               disc_keys=DISCRIMINATORS[disc], objective=objective)
-    players = engine._Players(sc)
+    players = Exact(sc)
     batches = sampled.Batches(sc, players)
-    _, theta, psi = engine.start_run(sc)
-    p_g, _, u = players.at(theta, psi)
-    exact_g, exact_d = players.g_grad(theta, p_g, u), players.d_grad(psi, p_g, u)
+    theta, psi, _ = engine.iteration(sc).initial()
+    point = players.point(theta, psi)
+    exact_g, exact_d = point.g_grad(), point.d_grad()
     g_samples, d_samples = [], []
     for rep in range(REPS // 2):
         rng = sampled.streams(SEED, rep)[1]

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import SCENARIOS, read_run
 from gamesim import engine, sampled, scenario
+from gamesim.exact import Exact
 
 GAN = """
 seed = 0
@@ -103,17 +104,17 @@ def test_the_target_may_draw_its_own_data(write_scenario):
     """A target with ``draw(rng, n)`` (raw data resampled, say) supplies the data batches."""
     sc = scenario.load(write_scenario(GAN))
     sc.target.draw = lambda rng, n: np.full(n, 0.25)
-    assert np.all(sampled.Batches(sc, engine._Players(sc)).data(np.random.default_rng(0)) == 0.25)
+    assert np.all(sampled.Batches(sc, Exact(sc)).data(np.random.default_rng(0)) == 0.25)
 
 
 def test_data_batches_are_cell_centres_with_probability_p_data(write_scenario):
     sc = scenario.load(write_scenario(GAN), ["game.data_batch=200000", "grid.points=64"])
-    x = sampled.Batches(sc, engine._Players(sc)).data(np.random.default_rng(0))
+    x = sampled.Batches(sc, Exact(sc)).data(np.random.default_rng(0))
     counts = np.bincount(np.searchsorted(sc.grid.x, x), minlength=64) / x.size
     assert set(np.unique(x)) <= set(sc.grid.x)
     assert np.abs(counts - sc.p_data).max() < 5 * np.sqrt(sc.p_data.max() / x.size)
     jittered = scenario.load(write_scenario(GAN), ["game.jitter=true", "grid.points=64"])
-    y = sampled.Batches(jittered, engine._Players(jittered)).data(np.random.default_rng(0))
+    y = sampled.Batches(jittered, Exact(jittered)).data(np.random.default_rng(0))
     assert not set(np.unique(y)) & set(sc.grid.x)
 
 

@@ -1,0 +1,129 @@
+"""The exact estimator: both players' gradients from the grid densities (``[game] estimator =
+"exact"``). The recorder and the phase portrait use it in every mode: metrics are exact."""
+
+from .divergence import check
+from .protocols import capability
+
+
+class Point:
+    """A point (theta, psi) of iteration ``iteration`` and what the exact estimator computes
+    there, each once, on first use: the grid quantities (p_g, mass outside, u) and each
+    player's gradient. A recorded row and the step that follows it share one Point, so the
+    row's gradient norms cost nothing more."""
+
+    __slots__ = ("iteration", "theta", "psi", "_players", "_grid", "_g", "_d")
+
+    def __init__(self, players, theta, psi, iteration=0, grid=None):
+        self.iteration, self.theta, self.psi = iteration, theta, psi
+        self._players, self._grid, self._g, self._d = players, grid, None, None
+
+    def grid(self):
+        """(p_g, mass_outside, u); u None in direct mode."""
+        if self._grid is None:
+            self._grid = self._players.at(self.theta, self.psi)
+        return self._grid
+
+    def g_grad(self):
+        if self._g is None:
+            p_g, _, u = self.grid()
+            self._g = self._players.generator_gradient(self.theta, p_g, u)
+        return self._g
+
+    def d_grad(self):
+        if self._d is None:
+            p_g, _, u = self.grid()
+            self._d = self._players.discriminator_gradient(self.psi, p_g, u)
+        return self._d
+
+
+class Exact:
+    """Both players' gradients at any (theta, psi), from the grid: the estimator protocol of
+    :class:`gamesim.schedule.Iteration` (``point``, ``moved``, ``d_batch``, ``g_batch``,
+    ``d_grad``, ``g_grad``), with no batches."""
+
+    def __init__(self, sc):
+        self.sc, self.gen, self.disc, self.objective = sc, sc.generator, sc.discriminator, sc.objective
+        self.oracle = self.disc is not None and capability(self.disc, "oracle")
+        self.parametrized = self.disc is not None and not self.oracle
+        self.mirror = capability(sc.generator_optimizer, "requires_logit_params")
+        self.penalty = capability(sc.regularizer, "penalty")
+        if sc.mode == "direct":
+            self.g_source = f"distance {sc.distance.name!r}"
+        else:
+            self.g_source = f"objective {sc.objective.name!r}"
+        # the plugins named when a check fails, spelled out once rather than every iteration
+        self.gen_label = f"generator {self.gen.name!r}"
+        self.g_grad_label = f"{self.gen_label} ({self.g_source})"
+        self.disc_label = self.disc is not None and f"discriminator {self.disc.name!r}"
+
+    def at(self, theta, psi):
+        """(p_g, mass_outside, u) at the given parameters; u None in direct mode."""
+        p_g, outside = self.gen.forward(theta)
+        check(p_g, "generator masses", self.gen_label)
+        u = None
+        if self.oracle:
+            u = self.objective.oracle(self.sc.p_data, p_g)
+        elif self.parametrized:
+            u = self.outputs(psi)
+        return p_g, outside, u
+
+    def outputs(self, psi):
+        """The parametrized discriminator's raw outputs u(psi)."""
+        return check(self.disc.forward(psi), "discriminator outputs", self.disc_label)
+
+    def generator_gradient(self, theta, p_g, u):
+        """The generator's gradient (dL/dp_g itself for the mirror step)."""
+        p_d = self.sc.p_data
+        if self.sc.mode == "direct":
+            g_p = self.sc.distance.grad(p_d, p_g)
+        else:
+            g_p = self.objective.generator_grad(p_d, p_g, u)
+        if self.mirror:
+            return g_p
+        return check(self.gen.vjp(theta, g_p), "generator gradient", self.g_grad_label)
+
+    def discriminator_gradient(self, psi, p_g, u):
+        """The discriminator's descent direction: d(-V_D + penalty)/dpsi."""
+        p_d = self.sc.p_data
+        g = self.disc.vjp(psi, self.objective.discriminator_grad(p_d, p_g, u))
+        if self.penalty is not None:
+            g = g + self.penalty(self.disc, psi, p_d, p_g)[1]
+        return check(g, "discriminator gradient", self.disc_label)
+
+    def point(self, theta, psi, iteration=0):
+        return Point(self, theta, psi, iteration)
+
+    def moved(self, point, theta=None, psi=None):
+        """``point`` with theta and/or psi replaced: only what depends on them is recomputed
+        (p_g and an oracle's u on theta, a parametrized D's u on psi)."""
+        p_g, outside, u = point.grid()
+        if theta is None:
+            theta = point.theta
+        else:
+            p_g, outside = self.gen.forward(theta)
+            check(p_g, "generator masses", self.gen_label)
+            if self.oracle:
+                u = self.objective.oracle(self.sc.p_data, p_g)
+        if psi is None:
+            psi = point.psi
+        else:
+            u = self.outputs(psi)
+        return Point(self, theta, psi, point.iteration, (p_g, outside, u))
+
+    def d_batch(self, point):
+        return None
+
+    def g_batch(self, point):
+        return None
+
+    def d_grad(self, point, batch):
+        return point.d_grad()
+
+    def g_grad(self, point, batch):
+        if self.oracle:
+            # not a recorded row's: the minimax and non-saturating oracles hand the gradient
+            # of their pass over once, to the row; the step has always taken a second call's
+            # bits (the objective's formula), and the reference numbers keep them
+            p_g, _, u = point.grid()
+            return self.generator_gradient(point.theta, p_g, u)
+        return point.g_grad()

@@ -1,0 +1,183 @@
+"""metrics.csv rows and snapshots of a run, exact on the grid whatever the estimator, and the
+:class:`Result` a run returns."""
+
+import dataclasses
+import math
+import time
+import types
+
+import numpy as np
+from numba import njit
+
+from .columns import metric_columns
+from .divergence import Diverged
+from .protocols import capability, has
+
+SMALL_MODEL = 8  # players with at most this many parameters get one column per parameter
+
+
+@njit(cache=True)
+def _max_dev_from_half(p_d, p_g, d):
+    """max |D - 1/2| over cells where p_d + p_g > 0."""
+    worst = 0.0
+    for i in range(d.size):
+        if p_d[i] + p_g[i] > 0.0:
+            worst = max(worst, abs(d[i] - 0.5))
+    return worst
+
+
+@dataclasses.dataclass
+class Result:
+    """What a run produced: metric rows, snapshots and how it ended."""
+
+    columns: list
+    rows: list
+    snapshot_iterations: list
+    snapshot_p_gen: list
+    snapshot_d: list
+    d_output: str | None
+    status: str
+    iterations: int
+    failure: dict | None
+    warnings: list
+    wall_seconds: float
+    extra_snapshots: dict = dataclasses.field(default_factory=dict)
+
+
+def discriminator_values(output, u):
+    """D on the grid from the raw outputs: sigma(u) for logits, u itself otherwise (exp(-u)
+    may overflow to inf, giving D = 0: a run ignores NumPy's floating-point warnings)."""
+    if output == "logit":
+        return 1.0 / (1.0 + np.exp(-u))
+    return u.copy()
+
+
+def parameter_values(plugin, x):
+    """A player's parameters as named numbers: the plugin's ``param_values`` if it has one,
+    else each entry of a small vector, else the vector's norm."""
+    if has(plugin, "param_values"):
+        return plugin.param_values(x)
+    if x.size <= SMALL_MODEL:
+        return {f"p{i}": float(v) for i, v in enumerate(x)}
+    return {"norm": float(np.linalg.norm(x))}
+
+
+def bind(function, **kwargs):
+    """Call an observer hook implementation with the arguments it declares (as pluggy does)."""
+    names = function.__code__.co_varnames[:function.__code__.co_argcount]
+    return function(**{k: v for k, v in kwargs.items() if k in names})
+
+
+def _norm_of(gradient):
+    try:
+        return float(np.linalg.norm(gradient()))
+    except Diverged:
+        return math.inf
+
+
+class Recorder:
+    """Rows and snapshots of recorded states (:class:`gamesim.exact.Point`); ``batch`` is None
+    or (column names, function of a state giving their values), the sampled estimator's
+    batch estimates, placed after ``value``; ``record_hooks``: the ``gamesim_record``
+    observers. A row's gradient norms are the state's own gradients, which the step that
+    follows reuses in exact mode."""
+
+    def __init__(self, sc, players, record_hooks, theta, psi, batch=None):
+        self.sc, self.players, self.record_hooks = sc, players, record_hooks
+        batch_names, self.batch_values = batch if batch is not None else ((), None)
+        self.d_output = sc.objective.output if sc.objective is not None else None
+        metrics = metric_columns(sc.objective, sc.distances, batch_names)
+        self.d_max_dev = "d_max_dev" in metrics
+        # a parametrized run also records each player's parameters and gradient norms
+        self.detailed = players.parametrized or not capability(sc.generator, "logit_params")
+        columns = ["iteration", *metrics]
+        if self.detailed:
+            columns += [f"g.{k}" for k in parameter_values(sc.generator, theta)]
+            if players.parametrized:
+                columns += [f"d.{k}" for k in parameter_values(sc.discriminator, psi)]
+            columns += ["grad_norm.g"] + ["grad_norm.d"] * players.parametrized
+        self.columns, self.rows, self.observer_names = columns, [], None
+        self.transform = capability(sc.generator, "transform")
+        self.snapshot_set = set(sc.snapshots)
+        self.snap_it, self.snap_p, self.snap_d, self.snap_x = [], [], [], []
+        self.last_recorded, self.max_outside = -1, 0.0
+
+    def record(self, state):
+        sc, players, p_d = self.sc, self.players, self.sc.p_data
+        it, theta, psi = state.iteration, state.theta, state.psi
+        p_g, outside, u = state.grid()
+        self.max_outside = max(self.max_outside, outside)
+        if sc.mode == "direct":
+            value = sc.distance.value(p_d, p_g)
+        else:
+            value = sc.objective.value(p_d, p_g, u)
+        if math.isnan(value):
+            raise Diverged("value", sc.distance.name if sc.mode == "direct" else sc.objective.name, -1)
+        row = [it, value]
+        if self.batch_values is not None:
+            row += self.batch_values(state)
+        row += [*(d.value(p_d, p_g) for d in sc.distances.values()), outside]
+        if self.d_max_dev:
+            row.append(_max_dev_from_half(p_d, p_g, discriminator_values(self.d_output, u)))
+        if self.detailed:
+            row += parameter_values(sc.generator, theta).values()
+            if players.parametrized:
+                row += parameter_values(sc.discriminator, psi).values()
+                row += [_norm_of(state.g_grad), _norm_of(state.d_grad)]
+            else:
+                row.append(_norm_of(state.g_grad))
+        if self.record_hooks:
+            view = types.SimpleNamespace(iteration=it, p_data=p_d, p_gen=p_g, u=u, theta=theta,
+                                         psi=psi)
+            extra = {}
+            for hook in self.record_hooks:
+                extra.update(bind(hook, scenario=sc, state=view) or {})
+            if self.observer_names is None:
+                self.observer_names = list(extra)
+                self.columns.extend(self.observer_names)
+            row += [float(extra.get(k, math.nan)) for k in self.observer_names]
+        self.rows.append(row)
+        self.last_recorded = it
+
+    def snapshot(self, state):
+        if self.snap_it and self.snap_it[-1] == state.iteration:
+            return
+        p_g, _, u = state.grid()
+        self.snap_it.append(state.iteration)
+        self.snap_p.append(p_g.copy())
+        if u is not None:
+            self.snap_d.append(discriminator_values(self.d_output, u))
+        if self.transform is not None:
+            self.snap_x.append(self.transform(state.theta))
+
+    def nan_metrics(self):
+        """A warning for each metric that was NaN in a recorded row, with its first iteration.
+        Observers' columns are left out: theirs is NaN wherever an observer gave no value."""
+        if not self.rows:
+            return []
+        own = len(self.columns) - len(self.observer_names or ())
+        nan = np.isnan(np.array([row[:own] for row in self.rows], dtype=float))
+        return [f"metric {self.columns[col]!r} was NaN, first at iteration "
+                f"{self.rows[int(nan[:, col].argmax())][0]}"
+                for col in np.flatnonzero(nan.any(axis=0))]
+
+    def result(self, status, failure, iterations, start):
+        sc = self.sc
+        extra = {}
+        if self.transform is not None and self.snap_x:
+            extra["z"] = self.snap_x[0][0]
+            extra["transform"] = np.array([x for _, x in self.snap_x])
+        warnings = []
+        if sc.target_outside > 1e-9:
+            warnings.append(f"the target has mass {sc.target_outside:.3g} outside the grid "
+                            f"[{sc.grid.lower}, {sc.grid.upper}]; its masses were renormalized")
+        if self.max_outside > 0:
+            warnings.append(f"generated mass up to {self.max_outside:.3g} fell beyond the grid's "
+                            f"edges and was put in the edge cells (metric mass_outside)")
+        if failure is not None:
+            warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went "
+                            f"non-finite at iteration {failure['iteration']}")
+        warnings += self.nan_metrics()
+        return Result(self.columns, self.rows, self.snap_it, self.snap_p, self.snap_d,
+                      self.d_output, status, iterations, failure, warnings,
+                      time.perf_counter() - start, extra)
