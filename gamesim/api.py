@@ -57,7 +57,8 @@ def load_run(run_dir):
 
 
 def run_sweep(source, overrides=None, plugins=(), out=None, jobs=None, executor="local",
-              scheduler=None, plots=False, metric=None, connect_timeout=10.0):
+              scheduler=None, plots=False, metric=None, connect_timeout=10.0,
+              point_pages=False):
     """Run every point of the scenario's ``[sweep]`` table; return sweep.csv's rows, a dict
     per point (index, run, the swept values, final metrics, status, error).
 
@@ -70,7 +71,8 @@ def run_sweep(source, overrides=None, plugins=(), out=None, jobs=None, executor=
 
     rows, _ = sweep.run_sweep(source_of(source), out and os.fspath(out),
                               overrides_of(overrides), list(plugins), jobs, executor,
-                              scheduler, plots, metric, connect_timeout, write=out is not None)
+                              scheduler, plots, metric, connect_timeout, write=out is not None,
+                              point_pages=point_pages)
     return rows
 
 

@@ -44,6 +44,9 @@ def _parser():
     sweep.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="how long to wait for the Dask scheduler to answer (default 10)")
     sweep.add_argument("--plots", action="store_true", help="also draw each point's figures")
+    sweep.add_argument("--point-pages", action="store_true",
+                       help="also write each point's page (report.html, about 5 MB each) and "
+                            "link it from the sweep's page")
     sweep.add_argument("--metric", help="final metric of the sweep plot (default js, w1, tv "
                                         "or value, the first recorded)")
     sweep.add_argument("--quiet", action="store_true")
@@ -61,6 +64,12 @@ def _parser():
                                           "distance all runs recorded, else value)")
     compare.add_argument("--out", help="figure file (default compare-METRIC.png); its "
                                        "extension (.png, .svg, .pdf) sets the format")
+    view = sub.add_parser("view", help="(re)write the interactive page of a run or sweep "
+                                       "directory (report.html) from its saved files")
+    view.add_argument("directory", help="a run directory, or a sweep directory (sweep.csv)")
+    view.add_argument("--open", action="store_true", help="open the page in the web browser")
+    view.add_argument("--point-pages", action="store_true",
+                      help="sweeps: also write each point's page and link it")
     plugins = sub.add_parser("plugins", help="list installed plugins and their parameters")
     plugins.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
     return parser
@@ -76,7 +85,7 @@ def _run(args):
         return _sweep(argparse.Namespace(
             scenario=args.scenario, out=args.out, set=args.set, plugin=args.plugin, jobs=None,
             executor="local", scheduler=None, connect_timeout=10.0, plots=not args.no_plots,
-            metric=None, quiet=args.quiet))
+            point_pages=False, metric=None, quiet=args.quiet))
     sc = source.load(args.set, args.plugin)
     with results.reserve(args.out, sc.name) as reservation:  # before simulating: fail early
         bar = Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
@@ -97,7 +106,7 @@ def _sweep(args):
     source = api.source_of(args.scenario)
     rows, out = sweep.run_sweep(source, args.out, args.set, args.plugin, args.jobs,
                                 args.executor, args.scheduler, args.plots, args.metric,
-                                args.connect_timeout)
+                                args.connect_timeout, point_pages=args.point_pages)
     if not args.quiet:
         name = scenario.run_name(source.table(args.set), args.scenario)
         counts = {}
@@ -191,8 +200,25 @@ def _plugins(args):
     return 0
 
 
+def _view(args):
+    from . import page, results
+
+    if os.path.isfile(os.path.join(args.directory, "sweep.csv")):
+        path = page.write_sweep_page(args.directory, point_pages=args.point_pages)
+    else:
+        results.RunData(args.directory)  # a missing or damaged run directory: exit 2
+        path = page.write_run_page(args.directory)
+    print(path)
+    if args.open:
+        import pathlib
+        import webbrowser
+
+        webbrowser.open(pathlib.Path(path).resolve().as_uri())
+    return 0
+
+
 COMMANDS = {"run": _run, "sweep": _sweep, "validate": _validate, "plot": _plot,
-            "compare": _compare, "plugins": _plugins}
+            "compare": _compare, "view": _view, "plugins": _plugins}
 
 
 def _error(message):

@@ -6,3 +6,9 @@ OBJECTIVE = "minimax"
 DISCRIMINATOR = {"kind": "oracle"}
 DISTANCES = ["js", "kl", "w1", "tv"]  # recorded every row
 SWEEP_METRICS = ("js", "w1", "tv", "value")  # the sweep plot's metric: the first recorded
+
+
+def sweep_metric(rows):
+    """The first of SWEEP_METRICS that a sweep's rows recorded (a value, not an empty cell),
+    or None."""
+    return next((m for m in SWEEP_METRICS if any(row.get(m, "") != "" for row in rows)), None)

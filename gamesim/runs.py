@@ -26,10 +26,11 @@ class Run(results.RunData):
     _sc = _result = None  # the scenario and engine result of a run simulated in this process
 
     @classmethod
-    def simulate(cls, sc, progress=None, reservation=None, plots=True):
+    def simulate(cls, sc, progress=None, reservation=None, plots=True, page=True):
         """Run the validated scenario ``sc``; with a :class:`~gamesim.results.Reservation`
         (taken before simulating), write the run directory there, with its plots if
-        ``plots``. ``progress``: a :class:`~gamesim.progress.Progress` or None."""
+        ``plots`` and with them its page (report.html) if ``page``. ``progress``: a
+        :class:`~gamesim.progress.Progress` or None."""
         try:
             result = engine.run(sc, progress, observers=plugin_manager.observers())
         finally:
@@ -43,7 +44,7 @@ class Run(results.RunData):
         self.snapshots = results.snapshot_arrays(sc, result)
         self._sc, self._result = sc, result
         if reservation is not None:
-            self._write(reservation, plots)
+            self._write(reservation, plots, page)
         return self
 
     @property
@@ -71,7 +72,7 @@ class Run(results.RunData):
         with results.reserve(path) as reservation:
             return self._write(reservation, plots)
 
-    def _write(self, reservation, plots):
+    def _write(self, reservation, plots, page=True):
         if self._sc is None:
             ignore = shutil.ignore_patterns("*" + results.PARTIAL, *(() if plots else ("plots",)))
             shutil.copytree(self.path, reservation.tmp, dirs_exist_ok=True, ignore=ignore)
@@ -83,6 +84,10 @@ class Run(results.RunData):
 
                 plotting.save_plots(results.RunData(directory), sc.plots, directory,
                                     sc.plot_format)
+                if page:
+                    from . import page as pages
+
+                    pages.write_run_page(directory)
 
             reservation.write(sc, self._result, draw if plots else None)
         final = reservation.commit()

@@ -14,6 +14,7 @@ import os
 import traceback
 
 from . import interrupts
+from .defaults import sweep_metric
 from .sources import Source, source_of
 from .errors import GamesimError, located
 
@@ -62,7 +63,8 @@ def run_point(source, point, plugins, out, plots, memory_share=1):
         sc = source_of(source).load(point, plugins, memory_share)
         reservation = None if out is None else results.reserve(out)
         with reservation or contextlib.nullcontext():
-            run = Run.simulate(sc, None, reservation, plots)
+            # no page of its own: the sweep's page covers the points (point_pages adds them)
+            run = Run.simulate(sc, None, reservation, plots, page=False)
         row.update(run.final)
         row["status"] = run.status
         failure = run.summary["failure"]
@@ -131,13 +133,15 @@ def check_options(executor, scheduler, jobs, connect_timeout):
 
 
 def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="local",
-              scheduler=None, plots=False, metric=None, connect_timeout=10.0, write=True):
+              scheduler=None, plots=False, metric=None, connect_timeout=10.0, write=True,
+              point_pages=False):
     """Run every point of the sweep of ``source`` (a scenario file's path or an
     :class:`~gamesim.sources.Source`); return (rows, directory).
 
     With ``write``, into ``out`` (default ``runs/<name>-sweep``, numbered if taken): the
     sweep directory is reserved before any point runs, written into a temporary sibling and
-    renamed into place at the end. Without, nothing is written and the directory is None.
+    renamed into place at the end, with its page (report.html; with ``point_pages``, each
+    point's page too). Without, nothing is written and the directory is None.
     """
     from . import results
 
@@ -166,12 +170,15 @@ def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="l
         tmp = reservation.tmp
         rows = run_points(tmp)
         write_sweep_csv(os.path.join(tmp, "sweep.csv"), keys, rows)
-        metric = metric or _default_metric(rows)
+        metric = metric or sweep_metric(rows)
         if metric is not None and len(keys) in (1, 2):
             from . import plotting
             fig = plotting.figure_sweep(rows, keys, metric, base.name)
             fig.savefig(os.path.join(tmp, f"sweep-{metric}.png"), dpi=plotting.DPI,
                         metadata=plotting.METADATA["png"])
+        if metric is not None:
+            from . import page
+            page.write_sweep_page(tmp, rows, keys, metric, point_pages, f"{base.name}-sweep")
         results.remove_leftovers(tmp)  # of a worker killed while writing its point
         return rows, reservation.commit()
 
@@ -217,9 +224,3 @@ def _cell(value):
     return str(value)
 
 
-def _default_metric(rows):
-    for row in rows:
-        for key in ("js", "w1", "tv", "value"):
-            if key in row:
-                return key
-    return None
