@@ -71,6 +71,7 @@ def same_files(a, b, names=SAVED):
                for n in names)
 
 
+@pytest.mark.slow
 def test_a_run_from_a_file_saves_the_cli_bytes_and_reads_back_equal(scenario_file, cli_run,
                                                                     tmp_path):
     run = gamesim.run(scenario_file)
@@ -99,6 +100,7 @@ def test_a_run_from_a_file_saves_the_cli_bytes_and_reads_back_equal(scenario_fil
     assert same_files(copied, cli_run, os.listdir(cli_run))
 
 
+@pytest.mark.slow
 def test_a_run_from_a_dict_gives_the_cli_bytes_of_the_same_file(cli_run, tmp_path,
                                                                 monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -138,6 +140,7 @@ BAD_INPUTS = [  # (text replaced in SCENARIO, its replacement, --set arguments, 
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old, new, args, fragment", BAD_INPUTS)
 def test_bad_input_raises_the_message_the_cli_prints(old, new, args, fragment, tmp_path,
                                                      monkeypatch):
@@ -161,6 +164,7 @@ def test_an_existing_out_is_refused_before_simulating(scenario_file, tmp_path):
     assert type(caught.value) is GamesimError
 
 
+@pytest.mark.slow
 def test_run_with_out_writes_the_run_directory_with_its_plots(scenario_file, cli_run,
                                                               tmp_path):
     run = gamesim.run(scenario_file, out=tmp_path / "api-out")
@@ -169,6 +173,7 @@ def test_run_with_out_writes_the_run_directory_with_its_plots(scenario_file, cli
     assert not [e for e in os.listdir(tmp_path) if e.startswith(".")]
 
 
+@pytest.mark.slow
 def test_run_refuses_a_sweep_and_run_sweep_gives_the_rows_of_sweep_csv(tmp_path,
                                                                        monkeypatch):
     (tmp_path / "sweep.toml").write_text(SWEEP)
@@ -270,6 +275,7 @@ def test_a_plugin_is_validated_as_in_a_scenario_and_given_its_grid(tmp_path):
     assert w1.value(masses, shifted) == pytest.approx(0.5, abs=1e-3)  # W1 of a shift
 
 
+@pytest.mark.slow
 def test_import_gamesim_loads_neither_numba_nor_matplotlib():
     code = textwrap.dedent("""
         import sys

@@ -111,6 +111,7 @@ distances = ["w1"]
     assert w1[-1] < 1e-2
 
 
+@pytest.mark.slow
 def test_a_diverging_run_is_a_result(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "gamesim", "run",

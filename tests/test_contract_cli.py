@@ -20,6 +20,9 @@ import pytest
 
 from conftest import GAMESIM, assert_one_line_error, gamesim_cli, tree
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 SMALL = """\
 name = "small"
 iterations = 30

@@ -13,6 +13,9 @@ from gamesim.params import build
 
 from conftest import assert_one_line_error, gamesim_cli, tree
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 SCENARIO = """\
 {top}
 iterations = 3

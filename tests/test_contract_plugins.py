@@ -300,6 +300,7 @@ def gamesim_register_distances(register):
 '''
 
 
+@pytest.mark.slow
 def test_minus_p_finds_a_module_in_the_current_directory(tmp_path):
     (tmp_path / "gs_local_tv.py").write_text(COUNTING.format(name="half_tv"))
     (tmp_path / "random.py").write_text(STDLIB_SHADOW)
@@ -313,6 +314,7 @@ def test_minus_p_finds_a_module_in_the_current_directory(tmp_path):
     assert last["half_tv"] == pytest.approx(0.5 * last["tv"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_scenario_list_finds_modules_beside_the_scenario(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()
@@ -347,6 +349,7 @@ def test_loading_a_local_module_leaves_sys_path_alone(tmp_path, monkeypatch):
         plugins._registry = None
 
 
+@pytest.mark.slow
 def test_a_missing_module_names_where_it_was_looked_for(tmp_path):
     path = scenario(tmp_path, plugins='plugins = ["gs_nowhere"]')
     result = gamesim_cli(["validate", path], cwd=tmp_path)
@@ -360,6 +363,7 @@ def test_a_missing_module_names_where_it_was_looked_for(tmp_path):
 EXITING = "import sys\nsys.exit('this plugin quits on import')\n"
 
 
+@pytest.mark.slow
 def test_a_named_module_calling_sys_exit_is_an_error_naming_it(tmp_path):
     (tmp_path / "gs_quits.py").write_text(EXITING)
     result = gamesim_cli(["validate", scenario(tmp_path), "-p", "gs_quits"], cwd=tmp_path)
@@ -376,6 +380,7 @@ def fake_distribution(folder, dist, module, source):
     (folder / f"{module}.py").write_text(textwrap.dedent(source))
 
 
+@pytest.mark.slow
 def test_an_entry_point_calling_sys_exit_is_listed_as_broken(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -408,6 +413,7 @@ def gamesim_register_distances(register):
 '''
 
 
+@pytest.mark.slow
 def test_a_name_registered_twice_is_broken_and_refused_where_used(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

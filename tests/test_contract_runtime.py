@@ -75,6 +75,7 @@ def expected(origin):
             f"division by zero at iteration 20")
 
 
+@pytest.mark.slow
 def test_cli_names_the_failing_plugin_method_and_iteration_and_leaves_nothing(tmp_path):
     (tmp_path / "zerodiv.py").write_text(FAILING_DISTANCE)
     (tmp_path / "s.toml").write_text(DIRECT)

@@ -376,6 +376,7 @@ def test_diverging_run_is_a_result_with_exit_0(tmp_path, write_scenario, run_cli
     assert os.listdir(tmp_path / "out" / "plots")
 
 
+@pytest.mark.slow
 def test_gamesim_traceback_shows_the_traceback(tmp_path, write_scenario):
     path = write_scenario(replaced("std = 0.5", "std = -1.0"))
     plain = run_subprocess(["validate", path])
@@ -387,6 +388,7 @@ def test_gamesim_traceback_shows_the_traceback(tmp_path, write_scenario):
     assert "GamesimError" in traced.stderr and "target.components[0].std" in traced.stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m_gamesim(tmp_path, write_scenario):
     result = run_subprocess(["plugins"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from conftest import SCENARIOS, run_subprocess
 
 FILES = ("metrics.csv", "snapshots.npz", "scenario.toml")
@@ -11,6 +13,7 @@ def read(directory):
     return {name: (directory / name).read_bytes() for name in FILES}
 
 
+@pytest.mark.slow
 def test_two_runs_are_byte_identical(tmp_path, run_cli):
     scenario = os.path.join(SCENARIOS, "ideal-oracle.toml")
     args = ("--set", "iterations=50", "--set", "seed=7", "--no-plots", "--quiet")

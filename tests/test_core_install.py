@@ -4,7 +4,12 @@ every built-in with its parameters, imported from the installed copy."""
 import os
 import subprocess
 
+import pytest
+
 from conftest import check_plugin_listing, run_subprocess
+
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
 
 
 def test_non_editable_install_lists_every_builtin(installed, tmp_path):

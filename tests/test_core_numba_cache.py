@@ -10,6 +10,9 @@ import pytest
 
 from conftest import SCENARIOS, run_subprocess
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 SCENARIO = os.path.join(SCENARIOS, "ideal-oracle.toml")
 
 

@@ -5,6 +5,8 @@ scenario that uses it. (Fresh processes: the plugin manager is process-wide.)"""
 import json
 import textwrap
 
+import pytest
+
 from conftest import check_plugin_listing, parse_plugin_listing, run_subprocess
 
 EXTRA = '''
@@ -66,6 +68,7 @@ kind = "density"
 """
 
 
+@pytest.mark.slow
 def test_extra_plugin_module_is_listed_and_usable(tmp_path):
     (tmp_path / "gs_extra_plugin.py").write_text(EXTRA)
     env = {"PYTHONPATH": str(tmp_path)}
@@ -91,6 +94,7 @@ def test_extra_plugin_module_is_listed_and_usable(tmp_path):
     assert "'triangle'" in result.stderr
 
 
+@pytest.mark.slow
 def test_duplicate_name_is_broken_and_an_error_where_used(tmp_path):
     (tmp_path / "gs_dup_plugin.py").write_text(DUPLICATE)
     listed = run_subprocess(["plugins", "-p", "gs_dup_plugin"], cwd=tmp_path)

@@ -227,6 +227,7 @@ def test_conflicting_parameters_are_rejected(extra, key, expected, tmp_path, wri
     assert result.status == 2 and f"{scenario}: {key}: " in result.err and expected in result.err
 
 
+@pytest.mark.slow
 def test_validate_catches_bad_data_and_a_process_exits_2(tmp_path, write_scenario):
     (tmp_path / "x.csv").write_text("x\n1\noops\n")
     scenario = write_scenario(SCENARIO.format(path="x.csv", extra=""))

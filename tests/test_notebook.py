@@ -5,6 +5,9 @@ import os
 
 import pytest
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(REPO, "docs", "notebook.ipynb")
 

@@ -18,6 +18,9 @@ from conftest import SCENARIOS, assert_one_line_error, gamesim_cli
 
 from gamesim import page as gpage, results
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 CHROMIUM = os.environ.get("GAMESIM_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -15,6 +15,9 @@ import pytest
 
 from conftest import REPO, read_run
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 DOC = os.path.join(REPO, "docs", "plugins.md")
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 FILE = re.compile(r"#\s*([\w.-]+\.(?:py|toml))\s*$")

@@ -11,6 +11,9 @@ import pytest
 
 from conftest import REPO, check_plugin_listing, parse_plugin_listing, read_run, venv_with
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 EXAMPLE = os.path.join(REPO, "docs", "example-plugin")
 SCENARIO = os.path.join("scenarios", "triangle-bhattacharyya.toml")
 

@@ -63,6 +63,7 @@ def broken_site(tmp_path):
     return site
 
 
+@pytest.mark.slow
 def test_broken_entry_points_are_listed_with_origin_and_error(broken_site, tmp_path):
     env = {"PYTHONPATH": str(broken_site)}
     listed = run_subprocess(["plugins"], cwd=tmp_path, env=env)
@@ -84,6 +85,7 @@ def test_broken_entry_points_are_listed_with_origin_and_error(broken_site, tmp_p
     assert any(line.startswith("fine  [gamesim-invalid]") for line in lines)
 
 
+@pytest.mark.slow
 def test_scenarios_run_beside_broken_plugins(broken_site, tmp_path):
     env = {"PYTHONPATH": str(broken_site)}
     out = tmp_path / "run"
@@ -102,6 +104,7 @@ def test_scenarios_run_beside_broken_plugins(broken_site, tmp_path):
         in used.stderr
 
 
+@pytest.mark.slow
 def test_broken_entry_point_skipped_by_gamesim_load_plugins(broken_site, tmp_path):
     listed = run_subprocess(["plugins"], cwd=tmp_path, env={
         "PYTHONPATH": str(broken_site), "GAMESIM_LOAD_PLUGINS": "gamesim-invalid"})
@@ -109,6 +112,7 @@ def test_broken_entry_point_skipped_by_gamesim_load_plugins(broken_site, tmp_pat
     assert "gamesim-crash" not in listed.stdout and "gamesim-invalid" in listed.stdout
 
 
+@pytest.mark.slow
 def test_named_module_that_fails_to_import_is_an_error(tmp_path):
     (tmp_path / "gs_raises.py").write_text("raise ValueError('bad module')\n")
     result = run_subprocess(["validate", IDEAL, "-p", "gs_raises"], cwd=tmp_path,

@@ -15,6 +15,9 @@ import sys
 import numpy as np
 import pytest
 
+# processes, virtual environments or a browser: left out by -m 'not slow'
+pytestmark = pytest.mark.slow
+
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_runs.json")
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "scenarios")

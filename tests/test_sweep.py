@@ -151,6 +151,7 @@ def test_sweep_errors_outside_the_sweep_table_exit_2(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["bad.toml"]
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_sweep(scenario_file, parallel, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
