@@ -167,7 +167,7 @@ class Recorder:
         if self.transform is not None and self.snap_x:
             extra["z"] = self.snap_x[0][0]
             extra["transform"] = np.array([x for _, x in self.snap_x])
-        warnings = []
+        warnings = list(sc.warnings)
         if sc.target_outside > 1e-9:
             warnings.append(f"the target has mass {sc.target_outside:.3g} outside the grid "
                             f"[{sc.grid.lower}, {sc.grid.upper}]; its masses were renormalized")

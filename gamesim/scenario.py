@@ -124,6 +124,8 @@ class Scenario:
     regularizer: object | None = None
     estimator: str = "exact"
     sampling: Sampling | None = None
+    snapshot_count: int | None = None  # [output] snapshots given as a count (None: a list)
+    warnings: list = dataclasses.field(default_factory=list)  # found while loading
 
 
 MAX_FILE_BYTES = 4 * 2 ** 20  # a scenario is a page of settings; more is a wrong file
@@ -552,7 +554,9 @@ def _output(ld, top, columns, points, players):
     if players["discriminator"] is None:
         ld.need += memory.player_bytes(players["generator"], points)
     _check_output_memory(ld, snapshots, top, columns, points)
-    return dict(plots=output.plots, plot_format=output.format,
+    count = snapshots if isinstance(snapshots, int) and not isinstance(snapshots, bool) \
+        else None
+    return dict(plots=output.plots, plot_format=output.format, snapshot_count=count,
                 snapshots=_snapshot_iterations(snapshots, top.iterations, ld.path))
 
 
