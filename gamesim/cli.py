@@ -11,8 +11,8 @@ import os
 import sys
 import traceback
 
-from . import interrupts
-from .errors import GamesimError
+from . import __version__, interrupts
+from .errors import GamesimError, did_you_mean
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,23 +23,26 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     parser = _Parser(prog="gamesim", description="Simulate the GAN minimax game on 1D grids.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"gamesim {__version__}",
+                        help="print gamesim's version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="COMMAND", help="what to do (gamesim COMMAND --help "
+                                                        "describes each)")
     run = sub.add_parser("run", help="run a scenario file")
-    run.add_argument("scenario")
+    run.add_argument("scenario", help="scenario file (.toml); one with a [sweep] table runs "
+                                      "as gamesim sweep")
     run.add_argument("--out", help="run directory (default runs/<name>, numbered if taken)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a scenario key, value parsed as TOML (repeatable)")
-    run.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
-                     help="import an extra plugin module (repeatable)")
+    _scenario_options(run)
     run.add_argument("--no-plots", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     sweep = sub.add_parser("sweep", help="run every point of a scenario's [sweep] table")
-    sweep.add_argument("scenario")
+    sweep.add_argument("scenario", help="scenario file (.toml) with a [sweep] table")
     sweep.add_argument("--out", help="sweep directory (default runs/<name>-sweep, numbered if taken)")
-    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    sweep.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
+    _scenario_options(sweep)
     sweep.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
-    sweep.add_argument("--executor", choices=("local", "dask"), default="local")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="where the points run: local processes or a Dask cluster "
+                            "(default local)")
     sweep.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
     sweep.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="how long to wait for the Dask scheduler to answer (default 10)")
@@ -49,17 +52,18 @@ def _parser():
                             "link it from the sweep's page")
     sweep.add_argument("--metric", help="final metric of the sweep plot (default js, w1, tv "
                                         "or value, the first recorded)")
-    sweep.add_argument("--quiet", action="store_true")
+    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     validate = sub.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("scenarios", nargs="+")
-    validate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    validate.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
+    validate.add_argument("scenarios", nargs="+", metavar="scenario",
+                          help="scenario files (.toml), each checked and reported")
+    _scenario_options(validate)
     plot = sub.add_parser("plot", help="redraw the plots of a saved run without simulating")
-    plot.add_argument("run_dir")
+    plot.add_argument("run_dir", help="a run directory written by gamesim run")
     plot.add_argument("--format", choices=("png", "svg", "pdf"),
                       help="file format (default: the run's [output] format)")
     compare = sub.add_parser("compare", help="overlay several runs' convergence curves")
-    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("run_dirs", nargs="+", metavar="run_dir",
+                         help="run directories written by gamesim run")
     compare.add_argument("--metric", help="metrics.csv column to compare (default: the first "
                                           "distance all runs recorded, else value)")
     compare.add_argument("--out", help="figure file (default compare-METRIC.png); its "
@@ -71,8 +75,24 @@ def _parser():
     view.add_argument("--point-pages", action="store_true",
                       help="sweeps: also write each point's page and link it")
     plugins = sub.add_parser("plugins", help="list installed plugins and their parameters")
-    plugins.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE")
+    plugins.add_argument("kind", nargs="?", help="list only this kind: target, generator, "
+                                                 "discriminator, objective, distance, "
+                                                 "optimizer or regularizer (or its plural)")
+    plugins.add_argument("name", nargs="?", help="show only this plugin of KIND: its "
+                                                 "parameters and full documentation")
+    plugins.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
+                         help="import an extra plugin module (repeatable)")
     return parser
+
+
+def _scenario_options(command):
+    """--set and -p, which every command reading scenario files takes."""
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a scenario key, value parsed as TOML (repeatable); "
+                              "a table replaces the whole table: --set 'target={kind="
+                              "\"normal\", std=2}'; --set stop=false removes the stop rule")
+    command.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
+                         help="import an extra plugin module (repeatable)")
 
 
 def _run(args):
@@ -91,22 +111,30 @@ def _run(args):
         bar = Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
         run = Run.simulate(sc, bar, reservation, not args.no_plots)
     if not args.quiet:
-        shown = ", ".join(f"{k} {v:.6g}" for k, v in run.final.items() if k != "iteration")
+        # the value and the distances; parameters, gradient norms and the rest: summary.json
+        final = run.final
+        shown = ", ".join(f"{k} {final[k]:.5g}" for k in ("value", *sc.distances) if k in final)
         print(f"{sc.name}: {run.status} after {run.summary['iterations']} iterations "
               f"({run.summary['wall_seconds']:.2f} s); {shown}")
         for warning in run.warnings:
             print(f"warning: {warning}")
+        for line in run.plot_messages:  # plot kinds that do not apply, a missing MP4 encoder
+            print(line)
         print(f"wrote {run.path}")
     return 0
 
 
 def _sweep(args):
     from . import api, scenario, sweep
+    from .progress import Progress
 
     source = api.source_of(args.scenario)
+    _, points = sweep.sweep_points(source.where, source.table(args.set))
+    bar = Progress(len(points), sys.stderr.isatty() and not args.quiet, unit="point")
     rows, out = sweep.run_sweep(source, args.out, args.set, args.plugin, args.jobs,
                                 args.executor, args.scheduler, args.plots, args.metric,
-                                args.connect_timeout, point_pages=args.point_pages)
+                                args.connect_timeout, point_pages=args.point_pages,
+                                progress=bar)
     if not args.quiet:
         name = scenario.run_name(source.table(args.set), args.scenario)
         counts = {}
@@ -141,6 +169,8 @@ def _plot(args):
         shutil.rmtree(staging, ignore_errors=True)
     for path in paths:
         print(os.path.join(target, os.path.basename(path)))
+    for line in paths.messages():
+        print(line)
     return 0
 
 
@@ -173,31 +203,79 @@ def _compare(args):
 def _validate(args):
     from . import api
 
+    bad = 0
     for path in args.scenarios:
-        sc = api.load(path, args.set, args.plugin)
+        try:
+            sc = api.load(path, args.set, args.plugin)
+        except GamesimError as err:  # reported; the other files are still checked
+            _traceback()
+            message = str(err)
+            _error("error: " + (message if message.startswith(f"{path}: ") else
+                                f"{path}: {message}"))
+            bad += 1
+            continue
         print(f"{path}: ok ({sc.name}, {sc.mode}, {sc.iterations} iterations)")
-    return 0
+    return 2 if bad else 0
 
 
 def _plugins(args):
-    from . import params, plugins
+    from . import plugins
 
     plugins.load_modules(args.plugin)
     reg = plugins.registry()
-    for kind in reg.classes:
-        print(f"{kind}s:")
-        for name in reg.names(kind):
-            cls = reg.classes[kind][name]
-            summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
-            print(f"  {name}  [{reg.origins[kind][name]}]  {summary}")
-            for p in params.declared(cls):
-                print(f"      {p.describe()}")
+    kinds = list(reg.classes)
+    if args.kind is None:
+        for kind in kinds:
+            _list_kind(reg, kind)
+    else:
+        kind = args.kind[:-1] if args.kind.endswith("s") and args.kind[:-1] in kinds \
+            else args.kind
+        if kind not in kinds:
+            plurals = [f"{k}s" for k in kinds]
+            raise GamesimError(f"plugins {args.kind!r}: unknown kind"
+                               f"{did_you_mean(args.kind, kinds + plurals)}; expected one of "
+                               f"{', '.join(kinds)} (or the plural)")
+        if args.name is not None:
+            _show_plugin(reg, kind, reg.lookup(kind, args.name, "", f"plugins {kind}"))
+            return 0
+        _list_kind(reg, kind)
     failed = plugins.broken()
     if failed:
         print("broken plugins (not loaded; scenarios that do not use them still run):")
         for origin, error in failed:
             print(f"  {origin}: {error}")
     return 0
+
+
+def _list_kind(reg, kind):
+    """One kind's plugins: name, origin and the docstring's first paragraph, then each
+    parameter indented below."""
+    from . import params
+
+    print(f"{kind}s:")
+    for name in reg.names(kind):
+        cls = reg.classes[kind][name]
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        print(f"  {name}  [{reg.origins[kind][name]}]  {summary}")
+        for p in params.declared(cls):
+            print(f"      {p.describe()}")
+
+
+def _show_plugin(reg, kind, cls):
+    """One plugin: its parameters and its whole docstring."""
+    import inspect
+
+    from . import params
+
+    print(f"{kind} {cls.name}  [{reg.origins[kind][cls.name]}]")
+    declared = params.declared(cls)
+    print("parameters:" if declared else "parameters: none")
+    for p in declared:
+        print(f"    {p.describe()}")
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    if doc:
+        print()
+        print(doc)
 
 
 def _view(args):
@@ -243,8 +321,7 @@ def main(argv=None):
         _error("interrupted; nothing half-written was left")
         return 130
     except Exception as err:
-        if os.environ.get("GAMESIM_TRACEBACK"):
-            traceback.print_exc()
+        _traceback()
         if interrupts.received() is not None:
             # the signal's exception was replaced by one that it caused on its way out (in a
             # library's clean-up code): the signal is still what ended the command
@@ -259,6 +336,12 @@ def main(argv=None):
             _error(f"error: unexpected {type(err).__name__}: {err} (set GAMESIM_TRACEBACK=1 "
                    "for the traceback)")
         return 1
+
+
+def _traceback():
+    """The exception being handled's traceback, if GAMESIM_TRACEBACK asks for it."""
+    if os.environ.get("GAMESIM_TRACEBACK"):
+        traceback.print_exc()
 
 
 def _interrupted(signal_):

@@ -40,7 +40,7 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
             state = None  # the last state known to be finite
             updating = False
             last, record_every = sc.iterations, sc.record_every
-            snapshot_set = recorder.snapshot_set
+            wants = recorder.wants
             try:
                 for it in range(last + 1):
                     updating = False
@@ -59,7 +59,7 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
                     state = point
                     if it % record_every == 0 or it == last:
                         recorder.record(state)
-                    if it in snapshot_set:
+                    if wants(it):  # planned, or due in the thinning buffer
                         recorder.snapshot(state)
                     if stop_col is not None and recorder.last_recorded == it and \
                             recorder.rows[-1][stop_col] < sc.stop[1]:

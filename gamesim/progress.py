@@ -1,7 +1,9 @@
-"""A one-line progress bar on stderr, shared by the command line and the Python API."""
+"""A one-line progress bar on stderr (tqdm's), shared by the command line and the Python API."""
 
+import shutil
 import sys
-import time
+
+from tqdm import tqdm
 
 from . import interrupts
 
@@ -9,25 +11,21 @@ DELAY = 1.0  # seconds: a short run shows no bar at all
 
 
 class Progress:
-    """Called by the engine with each iteration it reaches; draws ``[####    ] it/total`` on
-    stderr once the run has lasted about a second, if ``enabled``. Every call also raises a
-    signal the command line held back (see :mod:`gamesim.interrupts`)."""
+    """Called with the count of ``unit`` done (the engine's iteration, a sweep's points);
+    draws the bar with its rate and time left on stderr once the work has lasted about a
+    second, if ``enabled``, and erases it on :meth:`close`. Every call also raises a signal
+    the command line held back (see :mod:`gamesim.interrupts`)."""
 
-    def __init__(self, total, enabled):
-        self.total, self.enabled = max(total, 1), enabled
-        self.start = time.perf_counter()
-        self.shown = False
+    def __init__(self, total, enabled, unit="it"):
+        # tqdm draws nothing on a terminal of unknown size (0 x 0, as under `script`);
+        # shutil falls back to 80 x 24
+        size = shutil.get_terminal_size()
+        self.bar = tqdm(total=total, disable=not enabled, delay=DELAY, leave=False, unit=unit,
+                        file=sys.stderr, ncols=size.columns, nrows=size.lines)
 
-    def __call__(self, it):
+    def __call__(self, done):
         interrupts.check()
-        if not self.enabled or time.perf_counter() - self.start < DELAY:
-            return
-        bar = "#" * int(30 * it / self.total)
-        sys.stderr.write(f"\r[{bar:<30}] {it}/{self.total}")
-        sys.stderr.flush()
-        self.shown = True
+        self.bar.update(done - self.bar.n)
 
     def close(self):
-        if self.shown:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
+        self.bar.close()

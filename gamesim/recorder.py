@@ -99,8 +99,24 @@ class Recorder:
         self.columns, self.rows, self.observer_names = columns, [], None
         self.transform = capability(sc.generator, "transform")
         self.snapshot_set = set(sc.snapshots)
-        self.snap_it, self.snap_p, self.snap_d, self.snap_x = [], [], [], []
+        # snapshots by iteration: (p_g, D or None, G(z) or None); kept while the planned
+        # list, the thinning buffer or the latest state needs them
+        self.snaps, self.latest = {}, None
+        # ``snapshots`` given as a count: a thinning buffer spreads the count over what was
+        # run when the run ends early (a stop rule, a divergence): a snapshot every
+        # ``spacing`` iterations from 0; beyond 2 * count of them, every other one is
+        # dropped and the spacing doubled. A run that reaches its planned end keeps the
+        # planned (evenly rounded) iterations instead, as before.
+        count = getattr(sc, "snapshot_count", None)
+        self.thin_count = count if count is not None and len(self.snapshot_set) < \
+            sc.iterations + 1 else None
+        self.buffer, self.buffered, self.spacing = [], set(), 1
         self.last_recorded, self.max_outside = -1, 0.0
+
+    def wants(self, it):
+        """Whether iteration ``it``'s state is snapshotted (planned, or due in the buffer)."""
+        return it in self.snapshot_set or (self.thin_count is not None
+                                           and it % self.spacing == 0)
 
     def record(self, state):
         sc, players, p_d = self.sc, self.players, self.sc.p_data
@@ -140,15 +156,59 @@ class Recorder:
         self.last_recorded = it
 
     def snapshot(self, state):
-        if self.snap_it and self.snap_it[-1] == state.iteration:
+        """Keep ``state``'s grid quantities if it is planned or due in the thinning buffer;
+        the loop also calls this with the run's last state, always kept. A state only the
+        buffer wants whose grid is not finite is passed over (sampled mode computes the grid
+        only where it records or snapshots: the buffer must not end a run)."""
+        it = state.iteration
+        if it == self.latest:
             return
+        due = self.thin_count is not None and it % self.spacing == 0
+        try:
+            snap = self._take(state)
+        except Diverged:
+            if due and it not in self.snapshot_set:
+                return
+            raise
+        previous, self.latest = self.latest, it
+        self.snaps[it] = snap
+        dropped = [] if previous is None else [previous]
+        if due:
+            self.buffer.append(it)
+            self.buffered.add(it)
+            if len(self.buffer) > 2 * self.thin_count:
+                dropped += self.buffer[1::2]
+                self.buffered.difference_update(self.buffer[1::2])
+                self.buffer = self.buffer[::2]
+                self.spacing *= 2
+        for old in dropped:  # only these can have lost the last reason to keep them
+            if old != it and old not in self.buffered and old not in self.snapshot_set:
+                self.snaps.pop(old, None)
+
+    def _take(self, state):
         p_g, _, u = state.grid()
-        self.snap_it.append(state.iteration)
-        self.snap_p.append(p_g.copy())
-        if u is not None:
-            self.snap_d.append(discriminator_values(self.d_output, u))
-        if self.transform is not None:
-            self.snap_x.append(self.transform(state.theta))
+        d = None if u is None else discriminator_values(self.d_output, u)
+        x = None if self.transform is None else self.transform(state.theta)
+        return p_g.copy(), d, x
+
+    def snapshot_iterations(self):
+        """The snapshotted iterations, in order: the planned ones up to the latest state and
+        the latest itself; for a count spread by the buffer over a run that ended early,
+        the buffered iterations nearest to ``count`` evenly spaced ones, with the latest."""
+        if self.latest is None:
+            return []
+        if self.thin_count is None or self.latest == self.sc.iterations:
+            return sorted(t for t in self.snaps if t in self.snapshot_set or t == self.latest)
+        candidates = np.array(sorted({*self.buffer, self.latest}))
+        count = min(self.thin_count, candidates.size)
+        targets = np.linspace(0, self.latest, count)
+        right = np.clip(np.searchsorted(candidates, targets), 1, candidates.size - 1) \
+            if candidates.size > 1 else np.zeros(count, dtype=int)
+        if candidates.size > 1:
+            left = right - 1
+            nearer_left = targets - candidates[left] <= candidates[right] - targets
+            right = np.where(nearer_left, left, right)
+        return sorted({int(candidates[i]) for i in right} | {self.latest})
 
     def nan_metrics(self):
         """A warning for each metric that was NaN in a recorded row, with its first iteration.
@@ -164,9 +224,13 @@ class Recorder:
     def result(self, status, failure, iterations, start):
         sc = self.sc
         extra = {}
-        if self.transform is not None and self.snap_x:
-            extra["z"] = self.snap_x[0][0]
-            extra["transform"] = np.array([x for _, x in self.snap_x])
+        snap_it = self.snapshot_iterations()
+        snaps = [self.snaps[t] for t in snap_it]
+        snap_p = [p for p, _, _ in snaps]
+        snap_d = [d for _, d, _ in snaps if d is not None]
+        if self.transform is not None and snaps:
+            extra["z"] = snaps[0][2][0]
+            extra["transform"] = np.array([x for _, _, (_, x) in snaps])
         warnings = list(sc.warnings)
         if sc.target_outside > 1e-9:
             warnings.append(f"the target has mass {sc.target_outside:.3g} outside the grid "
@@ -178,6 +242,6 @@ class Recorder:
             warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went "
                             f"non-finite at iteration {failure['iteration']}")
         warnings += self.nan_metrics()
-        return Result(self.columns, self.rows, self.snap_it, self.snap_p, self.snap_d,
+        return Result(self.columns, self.rows, snap_it, snap_p, snap_d,
                       self.d_output, status, iterations, failure, warnings,
                       time.perf_counter() - start, extra)

@@ -73,6 +73,7 @@ def summary_of(sc, result):
         "versions": {"gamesim": gamesim.__version__, "numpy": np.__version__,
                      "numba": numba.__version__},
         "warnings": result.warnings,
+        "overrides": list(sc.overrides),  # --set or API overrides, as given
     }
 
 

@@ -24,6 +24,7 @@ class Run(results.RunData):
     """
 
     _sc = _result = None  # the scenario and engine result of a run simulated in this process
+    plot_messages = ()  # lines about the plots last drawn: kinds that do not apply, notes
 
     @classmethod
     def simulate(cls, sc, progress=None, reservation=None, plots=True, page=True):
@@ -82,8 +83,8 @@ class Run(results.RunData):
             def draw(directory):  # from the files just written, as `gamesim plot` draws them
                 from . import plotting
 
-                plotting.save_plots(results.RunData(directory), sc.plots, directory,
-                                    sc.plot_format)
+                self.plot_messages = plotting.save_plots(
+                    results.RunData(directory), sc.plots, directory, sc.plot_format).messages()
                 if page:
                     from . import page as pages
 

@@ -11,12 +11,13 @@ import stat
 import tomllib
 
 import numpy as np
+import tomli_w
 
 from . import checks, defaults, memory, plugins as plugin_manager, protocols
 from .columns import metric_columns
 from .errors import GamesimError, ParameterError, did_you_mean, located
 from .grid import Grid
-from .params import build, fill, param
+from .params import build, declared, fill, param
 
 PLOT_KINDS = ("convergence", "densities", "parameters", "phase", "transform", "animation")
 DEFAULT_PLOTS = ["convergence", "densities", "parameters", "phase", "transform"]
@@ -126,6 +127,7 @@ class Scenario:
     sampling: Sampling | None = None
     snapshot_count: int | None = None  # [output] snapshots given as a count (None: a list)
     warnings: list = dataclasses.field(default_factory=list)  # found while loading
+    overrides: list = dataclasses.field(default_factory=list)  # "key=value", as applied
 
 
 MAX_FILE_BYTES = 4 * 2 ** 20  # a scenario is a page of settings; more is a wrong file
@@ -188,15 +190,18 @@ def _depth(value):
     return deepest
 
 
-def apply_overrides(data, overrides, path):
+def apply_overrides(data, overrides, path, applied=None):
     """Apply overrides: ``dotted.key=VALUE`` strings (``--set``; VALUE is parsed as TOML, else
-    taken as a string) or ``(dotted.key, value)`` pairs (a sweep point)."""
+    taken as a string) or ``(dotted.key, value)`` pairs (a sweep point). Each is appended to
+    the list ``applied``, if given, as ``(key, "key=value")``: a string as given, a pair with
+    its value in TOML."""
     for item in overrides:
         if isinstance(item, tuple):
             key, value = item
+            given = f"{key}={toml_value(value)}"
         else:
             key, sep, text = item.partition("=")
-            key = key.strip()
+            key, given = key.strip(), item
             if not sep or not key:
                 raise GamesimError(f"--set {item!r}: expected KEY=VALUE, e.g. "
                                    "generator.optimizer.lr=0.5")
@@ -212,7 +217,28 @@ def apply_overrides(data, overrides, path):
                 raise GamesimError(located(path, ".".join(parts[:i + 1]),
                                            f"--set {item!r}: not a table, cannot set a key in it"))
         table[parts[-1]] = value
+        if applied is not None:
+            applied.append((key, given))
     return data
+
+
+def toml_value(value):
+    """``value`` written as a TOML value on one line (tables inline), as ``--set`` takes it."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) \
+            + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, np.generic):
+        value = value.item()
+    try:
+        return tomli_w.dumps({"v": value}).partition("=")[2].strip()
+    except TypeError:  # not a TOML value (None, an object given in Python): as Python shows it
+        return repr(value)
+
+
+def _toml_key(key):
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else tomli_w.dumps({key: 0})[:-5]
 
 
 SECTIONS = ("name", "description", "seed", "iterations", "record_every", "stop", "plugins",
@@ -259,9 +285,10 @@ class _Loading:
     """One scenario file being loaded: its table, the registry, what is resolved so far and
     the memory the scenario needs so far (checked against its share as each part is known)."""
 
-    def __init__(self, path, data, memory_share, base):
+    def __init__(self, path, data, memory_share, base, overridden):
         self.path, self.data, self.share, self.base = path, data, memory_share, base
-        self.resolved, self.registry, self.need = {}, None, 0
+        self.overridden = overridden  # the dotted keys --set (or a sweep point) gave
+        self.resolved, self.registry, self.need, self.warnings = {}, None, 0, []
 
     def table(self, key, required=False):
         return _table(self.data, key, self.path, required)
@@ -274,11 +301,31 @@ class _Loading:
 
     def build(self, kind, spec, key, grid=None, reserved=()):
         """A plugin built from ``spec`` (set up on ``grid`` if given) and its resolved table."""
+        self.check_kind_change(kind, spec, key, reserved)
         plugin, resolved = build(self.registry, kind, spec, self.path, key, reserved,
                                  self.base)
         if grid is not None:
             _setup(plugin, grid)
         return plugin, resolved
+
+    def check_kind_change(self, kind, spec, key, reserved=()):
+        """Refuse a plugin table whose ``kind`` an override changed while keys of the old kind
+        stayed, saying how to replace the whole table (the usual unknown-key message would
+        not tell why the key is there)."""
+        if f"{key}.kind" not in self.overridden or not isinstance(spec, dict):
+            return
+        cls = self.registry.lookup(kind, spec["kind"], self.path, f"{key}.kind")
+        names = [p.name for p in declared(cls)]
+        left = [k for k in spec if k not in ("kind", *names, *reserved)]
+        if not left:
+            return
+        form = ", ".join([f"kind={toml_value(cls.name)}"] + [
+            f"{p.name}={'...' if p.required else toml_value(p.default)}"
+            for p in declared(cls) if p.default is not None])
+        raise self.error(f"{key}.{left[0]}",
+                         f"unknown key for {kind} {cls.name!r} (the table's kind was changed "
+                         f"by --set {key}.kind; its other keys stayed); to change a kind, "
+                         f"replace the whole table: --set '{key}={{{form}}}'")
 
     def check_memory(self, more, key, what):
         """Add ``more`` bytes to what the scenario needs; refuse it if that exceeds its share."""
@@ -302,12 +349,16 @@ def load(path, overrides=(), extra_plugins=(), memory_share=1, data=None, base=N
         data, base = read_toml(path), None
     else:
         base = base or os.getcwd()
-    ld = _Loading(path, apply_overrides(data, overrides, path), memory_share, base)
+    applied = []
+    data = apply_overrides(data, overrides, path, applied)
+    ld = _Loading(path, data, memory_share, base, {key for key, _ in applied})
     top = _top_level(ld, extra_plugins)
     grid = _grid(ld)
     fields = dict(path=path, name=ld.resolved["name"], description=top.description,
                   seed=top.seed, iterations=top.iterations, record_every=top.record_every,
-                  grid=grid, resolved=ld.resolved, **_target(ld, grid))
+                  grid=grid, resolved=ld.resolved, warnings=ld.warnings,
+                  overrides=[given for _, given in applied], **_target(ld, grid))
+    ld.check_kind_change("distance", ld.table("game").get("distance"), "game.distance")
     game = ld.fill(_Game(), "game", "[game]")
     fields.update(mode=game.mode, schedule=game.schedule, estimator=game.estimator,
                   **_generator(ld, grid))
@@ -531,9 +582,13 @@ def _distances(ld, grid):
 
 
 def _stop(ld, columns):
-    """``(metric, below)`` from the optional [stop] table, the metric one of ``columns``."""
-    if "stop" not in ld.data:
+    """``(metric, below)`` from the optional [stop] table, the metric one of ``columns``;
+    ``stop = false`` (as ``--set stop=false`` removes a file's table) means no stop rule."""
+    if ld.data.get("stop", False) is False:
         return None
+    if not isinstance(ld.data["stop"], dict):
+        raise ld.error("stop", f"got {ld.data['stop']!r}, expected a table (metric, below) or "
+                               f"false for no stop rule")
     section = ld.fill(_Stop(), "stop", "[stop]")
     if section.metric not in columns:
         raise ld.error("stop.metric", f"got {section.metric!r}"
@@ -556,8 +611,18 @@ def _output(ld, top, columns, points, players):
     _check_output_memory(ld, snapshots, top, columns, points)
     count = snapshots if isinstance(snapshots, int) and not isinstance(snapshots, bool) \
         else None
+    iterations = _snapshot_iterations(snapshots, top.iterations, ld.path)
+    if count is None:
+        past = [t for t in iterations if t > top.iterations]
+        if past:
+            # a shortened run (--set iterations=10) keeps the snapshots it reaches
+            ld.warnings.append(f"output.snapshots: {', '.join(map(str, past))} "
+                               f"{'is' if len(past) == 1 else 'are'} past iterations = "
+                               f"{top.iterations}: left out")
+            iterations = [t for t in iterations if t <= top.iterations] or [0, top.iterations]
+        ld.resolved["output"]["snapshots"] = iterations  # the run's scenario.toml runs as is
     return dict(plots=output.plots, plot_format=output.format, snapshot_count=count,
-                snapshots=_snapshot_iterations(snapshots, top.iterations, ld.path))
+                snapshots=iterations)
 
 
 def _with_default_kind(spec, default):
@@ -579,8 +644,14 @@ def _check_output_memory(ld, snapshots_spec, top, columns, points):
     """Refuse snapshots or recorded rows that would not fit in memory beside what the
     scenario needs so far, before the snapshot iterations are listed. ``columns``: the
     metrics' columns, without the players' parameters."""
-    count = len(snapshots_spec) if isinstance(snapshots_spec, list) else snapshots_spec
-    count = min(max(count, 1), top.iterations + 1) if isinstance(count, int) else 1
+    if isinstance(snapshots_spec, list):
+        count = min(max(len(snapshots_spec), 1), top.iterations + 1)
+    elif isinstance(snapshots_spec, int):
+        # a count is held at most three times over, with the last state, while a run that may
+        # stop early thins its snapshots (gamesim/recorder.py)
+        count = min(3 * max(snapshots_spec, 1) + 2, top.iterations + 1)
+    else:
+        count = 1
     ld.check_memory(memory.snapshot_bytes(count, points), "output.snapshots",
                     f"{count} snapshots of {points} cells")
     rows = top.iterations // top.record_every + 2
@@ -590,14 +661,15 @@ def _check_output_memory(ld, snapshots_spec, top, columns, points):
 
 
 def _snapshot_iterations(spec, iterations, path):
-    """``snapshots``: a count of evenly spaced iterations, or a list of iterations."""
+    """``snapshots``: a count of evenly spaced iterations, or a list of iterations >= 0
+    (sorted, each once; those past ``iterations`` are the caller's to leave out)."""
     if isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1:
         # more than iterations + 1 evenly spaced iterations round to every iteration
         return sorted({int(round(t)) for t in np.linspace(0, iterations,
                                                            min(spec, iterations + 1))})
     if isinstance(spec, list) and spec and all(
-            isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= iterations for t in spec):
+            isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in spec):
         return sorted(set(spec))
     raise GamesimError(located(path, "output.snapshots",
                                f"got {spec!r}, expected a count >= 1 or a list of iterations "
-                               f"between 0 and {iterations}"))
+                               f">= 0 (those past iterations = {iterations} are left out)"))

@@ -15,6 +15,7 @@ import traceback
 
 from . import interrupts
 from .defaults import sweep_metric
+from .progress import Progress
 from .sources import Source, source_of
 from .errors import GamesimError, located
 
@@ -79,10 +80,14 @@ def run_point(source, point, plugins, out, plots, memory_share=1):
     return row
 
 
-def _local_map(jobs):
+def _run_call(call):
+    return run_point(*call)
+
+
+def _local_map(jobs, progress):
     def run_all(calls):
         if jobs == 1:
-            return [run_point(*c) for c in calls]
+            return _counted(map(_run_call, calls), progress)
         # fork keeps the kernels compiled and loaded in the parent: workers start at once
         context = multiprocessing.get_context("fork" if "fork" in
                                               multiprocessing.get_all_start_methods() else None)
@@ -91,7 +96,7 @@ def _local_map(jobs):
             # chunks of about 1/32 of a worker's share: few round trips, and the worker that
             # finishes first waits for at most one short chunk of the other's
             chunk = max(1, len(calls) // (32 * jobs))
-            rows = pool.starmap(run_point, calls, chunksize=chunk)
+            rows = _counted(pool.imap(_run_call, calls, chunksize=chunk), progress)
         except BaseException:
             pool.terminate()  # a signal or an error: the workers must not outlive the sweep
             raise
@@ -101,7 +106,16 @@ def _local_map(jobs):
     return run_all
 
 
-def _dask_map(scheduler, connect_timeout):
+def _counted(rows, progress):
+    """The rows of an iterator of points, ``progress`` told each time one is done."""
+    done = []
+    for row in rows:
+        done.append(row)
+        progress(len(done))
+    return done
+
+
+def _dask_map(scheduler, connect_timeout, progress):
     def run_all(calls):
         try:
             from dask.distributed import Client
@@ -114,7 +128,11 @@ def _dask_map(scheduler, connect_timeout):
             raise GamesimError(f"--scheduler {scheduler}: no Dask scheduler answered within "
                                f"{connect_timeout:g} s (--connect-timeout): {err}") from None
         with client:
+            from dask.distributed import as_completed
+
             futures = client.map(run_point, *zip(*calls), pure=False)
+            for done, _ in enumerate(as_completed(futures), 1):
+                progress(done)
             return client.gather(futures)
     return run_all
 
@@ -134,7 +152,7 @@ def check_options(executor, scheduler, jobs, connect_timeout):
 
 def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="local",
               scheduler=None, plots=False, metric=None, connect_timeout=10.0, write=True,
-              point_pages=False):
+              point_pages=False, progress=None):
     """Run every point of the sweep of ``source`` (a scenario file's path or an
     :class:`~gamesim.sources.Source`); return (rows, directory).
 
@@ -142,6 +160,8 @@ def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="l
     sweep directory is reserved before any point runs, written into a temporary sibling and
     renamed into place at the end, with its page (report.html; with ``point_pages``, each
     point's page too). Without, nothing is written and the directory is None.
+    ``progress``: called with the number of points done (a
+    :class:`~gamesim.progress.Progress`); closed when they are all done.
     """
     from . import results
 
@@ -152,13 +172,19 @@ def run_sweep(source, out=None, overrides=(), plugins=(), jobs=None, executor="l
     keys, points = sweep_points(source.where, source.table(overrides))
     jobs = 1 if executor == "dask" else jobs or os.cpu_count() or 1
     base = _first_valid(source, overrides, points, plugins, jobs)
-    run_all = _dask_map(scheduler, connect_timeout) if executor == "dask" else _local_map(jobs)
+    if progress is None:
+        progress = Progress(len(points), False)
+    run_all = _dask_map(scheduler, connect_timeout, progress) if executor == "dask" else \
+        _local_map(jobs, progress)
     names = [point_name(i, p) for i, p in enumerate(points)]
 
     def run_points(folder):
-        rows = run_all([(source, [*overrides, *p], list(plugins),
-                         folder and os.path.join(folder, n), plots, jobs)
-                        for n, p in zip(names, points)])
+        try:
+            rows = run_all([(source, [*overrides, *p], list(plugins),
+                             folder and os.path.join(folder, n), plots, jobs)
+                            for n, p in zip(names, points)])
+        finally:
+            progress.close()
         for index, (name, point, row) in enumerate(zip(names, points, rows)):
             row.update({"index": index, "run": name, **dict(point)})
         columns = sweep_columns(keys, rows)

@@ -19,7 +19,8 @@ def fake_run(status="completed"):
     sc = types.SimpleNamespace(
         name="fake", description="d", seed=3, mode="adversarial", grid=grid,
         p_data=np.array([0.1, 0.2, 0.3, 0.4]), objective=types.SimpleNamespace(equilibrium=-1.5),
-        resolved={"name": "fake", "seed": 3, "grid": {"lower": -1.0, "upper": 1.0, "points": 4}})
+        resolved={"name": "fake", "seed": 3, "grid": {"lower": -1.0, "upper": 1.0, "points": 4}},
+        overrides=[])
     result = types.SimpleNamespace(
         columns=["iteration", "value", "kl", "d_max_dev"],
         rows=[[0, -1.0, math.inf, 0.5], [5, -1.25, 0.125, 0.1]],
