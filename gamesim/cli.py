@@ -128,6 +128,7 @@ def _sweep(args):
     from . import api, scenario, sweep
     from .progress import Progress
 
+    sweep.check_options(args.executor, args.scheduler, args.jobs, args.connect_timeout)
     source = api.source_of(args.scenario)
     _, points = sweep.sweep_points(source.where, source.table(args.set))
     bar = Progress(len(points), sys.stderr.isatty() and not args.quiet, unit="point")

@@ -644,16 +644,17 @@ def _check_output_memory(ld, snapshots_spec, top, columns, points):
     """Refuse snapshots or recorded rows that would not fit in memory beside what the
     scenario needs so far, before the snapshot iterations are listed. ``columns``: the
     metrics' columns, without the players' parameters."""
-    if isinstance(snapshots_spec, list):
-        count = min(max(len(snapshots_spec), 1), top.iterations + 1)
-    elif isinstance(snapshots_spec, int):
+    asked = len(snapshots_spec) if isinstance(snapshots_spec, list) else snapshots_spec
+    if not isinstance(asked, int):
+        asked = 1  # not a count nor a list: _snapshot_iterations refuses it next
+    held = max(asked, 1)
+    if not isinstance(snapshots_spec, list):
         # a count is held at most three times over, with the last state, while a run that may
         # stop early thins its snapshots (gamesim/recorder.py)
-        count = min(3 * max(snapshots_spec, 1) + 2, top.iterations + 1)
-    else:
-        count = 1
-    ld.check_memory(memory.snapshot_bytes(count, points), "output.snapshots",
-                    f"{count} snapshots of {points} cells")
+        held = 3 * held + 2
+    held = min(held, top.iterations + 1)
+    ld.check_memory(memory.snapshot_bytes(held, points), "output.snapshots",
+                    f"{asked} snapshots of {points} cells")
     rows = top.iterations // top.record_every + 2
     ld.check_memory(memory.rows_bytes(rows, columns + PARAMETER_COLUMNS), "record_every",
                     f"{rows} recorded rows (iterations {top.iterations} / record_every "
