@@ -120,10 +120,4 @@ class Exact:
         return point.d_grad()
 
     def g_grad(self, point, batch):
-        if self.oracle:
-            # not a recorded row's: the minimax and non-saturating oracles hand the gradient
-            # of their pass over once, to the row; the step has always taken a second call's
-            # bits (the objective's formula), and the reference numbers keep them
-            p_g, _, u = point.grid()
-            return self.generator_gradient(point.theta, p_g, u)
         return point.g_grad()

@@ -140,3 +140,14 @@ def test_gamesim_modules_import_without_a_cycle():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+def test_an_oracle_game_does_not_depend_on_how_often_rows_are_recorded():
+    """A recorded row and the step after it share one gradient, so recording every row or
+    almost none gives the same trajectory, bit for bit (an oracle against a parametrized
+    generator, where the objective hands its oracle pass's gradient over once)."""
+    path = os.path.join(SCENARIOS, "gaussian-vs-bimodal-js.toml")
+    every = engine.run(scenario.load(path, ["iterations=1000", "record_every=1"]))
+    rarely = engine.run(scenario.load(path, ["iterations=1000", "record_every=5000"]))
+    assert np.array_equal(every.snapshot_p_gen[-1], rarely.snapshot_p_gen[-1])
+    assert every.rows[-1][1] == rarely.rows[-1][1]  # the value at the last row
