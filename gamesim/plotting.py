@@ -346,9 +346,11 @@ def grid_shape(n, widest=4):
 
 
 def figure_densities(run):
-    """A panel per snapshot on a balanced grid, one shared density scale (and one D scale),
-    one legend for all under the panels."""
+    """A panel per snapshot on a balanced grid, one shared density scale (and one D scale)
+    unless the scenario's ``[output] shared_y`` is false, one legend for all under the
+    panels."""
     n = len(run.snapshots["iterations"])
+    shared = run.scenario.get("output", {}).get("shared_y", True)
     rows, cols = grid_shape(n)
     legend = 0.35
     fig, axes = _titled(run, 3.9 * cols, 3.0 * rows + 0.9 + legend, rows, cols)
@@ -358,7 +360,7 @@ def figure_densities(run):
         if i >= n:
             ax.remove()  # the balanced grid leaves at most half of the last row empty
             continue
-        if i:
+        if i and shared:
             ax.sharey(axes[0])
         handles, labels, twin = plot_densities(ax, run, i, legend=False)
         if twin is not None:
@@ -369,7 +371,7 @@ def figure_densities(run):
             fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8,
                        frameon=False, bbox_to_anchor=(0.5, 0.0))
     top = _top(axes[0].get_lines(), run.snapshots)
-    if top is not None:
+    if top is not None and shared:
         axes[0].set_ylim(0, top)
     return fig
 

@@ -91,6 +91,8 @@ class _Output:
     plots: list[str] = param(DEFAULT_PLOTS, choices=PLOT_KINDS,
                              help="figures to draw, each where it applies to the run")
     format: str = param("png", choices=("png", "svg", "pdf"), help="file format of the figures")
+    shared_y: bool = param(True, help="the densities panels share one density scale (false: "
+                                      "each panel its own, for a run whose peaks change a lot)")
 
 
 @dataclasses.dataclass

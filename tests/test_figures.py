@@ -251,3 +251,17 @@ def test_zero_entry_is_a_marker_in_the_legend():
     handles, labels = ax.get_legend_handles_labels()
     entry = handles[labels.index(plotting.ZERO_LABEL)]
     assert isinstance(entry, Line2D) and entry.get_marker() == plotting.ZERO_MARKER
+
+
+def test_densities_panels_share_one_scale_unless_the_scenario_says_otherwise():
+    run = fake_run(snapshot_count=4)
+    run.snapshots["p_gen"][0] *= 0.2  # a low first panel: its own scale would differ
+    run.snapshots["p_gen"][0][CELLS // 2] += 0.8
+    shared = drawn(plotting.figure_densities(run))
+    density_axes = [ax for ax in shared.axes if ax.get_ylabel() == "density"]
+    assert len(density_axes) == 4
+    assert len({ax.get_ylim() for ax in density_axes}) == 1
+    run.scenario["output"] = {"shared_y": False}
+    own = drawn(plotting.figure_densities(run))
+    limits = [ax.get_ylim()[1] for ax in own.axes if ax.get_ylabel() == "density"]
+    assert limits[0] > 2 * max(limits[1:])  # the spike's panel alone scaled to the spike
