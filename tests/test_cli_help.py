@@ -44,6 +44,7 @@ def summary(run_dir):
     return json.loads((run_dir / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_version(tmp_path):
     proc = gamesim_cli(["--version"], tmp_path)
     assert proc.returncode == 0 and proc.stdout == f"gamesim {gamesim.__version__}\n"
@@ -66,12 +67,14 @@ def test_every_option_and_argument_of_every_command_has_help():
     assert missing == []
 
 
+@pytest.mark.slow
 def test_help_is_shown_for_every_command(tmp_path):
     for command in cli.COMMANDS:
         proc = gamesim_cli([command, "--help"], tmp_path)
         assert proc.returncode == 0 and "--" in proc.stdout, proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["distance", "distances"])
 def test_plugins_lists_one_kind(tmp_path, kind):
     proc = gamesim_cli(["plugins", kind], tmp_path)
@@ -81,6 +84,7 @@ def test_plugins_lists_one_kind(tmp_path, kind):
     assert "  js  [gamesim" in proc.stdout and "  w1  [gamesim" in proc.stdout
 
 
+@pytest.mark.slow
 def test_plugins_shows_one_plugin_with_parameters_and_full_docstring(tmp_path):
     from gamesim import plugins
 
@@ -96,6 +100,7 @@ def test_plugins_shows_one_plugin_with_parameters_and_full_docstring(tmp_path):
     assert all(line.strip() in proc.stdout for line in doc.strip().splitlines())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, fragments", [
     (["plugins", "distanse"], ["unknown kind (did you mean 'distance'?)",
                                "expected one of target, generator, discriminator"]),
@@ -147,6 +152,7 @@ def test_run_progress_is_silent_off_a_terminal(tmp_path):
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
 
+@pytest.mark.slow
 def test_final_line_shows_the_value_and_the_distances_only(tmp_path):
     write(tmp_path)
     proc = gamesim_cli(["run", "s.toml", "--out", "run", "--no-plots", "--set",
@@ -163,6 +169,7 @@ def test_final_line_shows_the_value_and_the_distances_only(tmp_path):
     assert f"js {final['js']:.5g}" in shown
 
 
+@pytest.mark.slow
 def test_changing_a_kind_by_set_says_to_replace_the_whole_table(tmp_path):
     write(tmp_path)
     proc = gamesim_cli(["run", "s.toml", "--set", "target.kind=normal"], tmp_path)
@@ -175,6 +182,7 @@ def test_changing_a_kind_by_set_says_to_replace_the_whole_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_a_kind_changed_in_the_file_keeps_the_plain_unknown_key_message(tmp_path):
     write(tmp_path, SMALL.replace('kind = "mixture"', 'kind = "normal"'))
     proc = gamesim_cli(["validate", "s.toml"], tmp_path)
@@ -182,6 +190,7 @@ def test_a_kind_changed_in_the_file_keeps_the_plain_unknown_key_message(tmp_path
     assert "replace the whole table" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_stop_false_removes_the_stop_rule(tmp_path):
     write(tmp_path)
     # the file's rule (js below 10) stops the run at once
@@ -202,6 +211,7 @@ def test_stop_false_removes_the_stop_rule(tmp_path):
                           "false for no stop rule")
 
 
+@pytest.mark.slow
 def test_snapshots_past_a_shortened_run_are_left_out_with_a_warning(tmp_path):
     write(tmp_path)
     proc = gamesim_cli(["run", "s.toml", "--out", "short", "--no-plots", "--set",
@@ -223,6 +233,7 @@ def test_snapshots_past_a_shortened_run_are_left_out_with_a_warning(tmp_path):
         assert z["iterations"].tolist() == [0, 10]
 
 
+@pytest.mark.slow
 def test_validate_reports_every_file(tmp_path):
     write(tmp_path, name="a.toml")
     write(tmp_path, SMALL.replace("std = 0.5 }]", "std = -1.0 }]"), "bad.toml")
@@ -241,6 +252,7 @@ def test_validate_reports_every_file(tmp_path):
     assert errors[2] == "gamesim: error: missing.toml: no such file"
 
 
+@pytest.mark.slow
 def test_overrides_are_recorded_as_given(tmp_path):
     write(tmp_path)
     given = ["iterations=20", "generator.optimizer.lr = 0.5", "stop=false",
@@ -249,8 +261,21 @@ def test_overrides_are_recorded_as_given(tmp_path):
                         *[a for o in given for a in ("--set", o)]], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert gamesim.load(tmp_path / "s.toml", given).overrides == given
+    with open(tmp_path / "run" / "summary.json") as f:
+        assert json.load(f)["overrides"] == given  # what the plot titles show
     assert gamesim.load(tmp_path / "s.toml").overrides == []
     # given in Python: written as TOML
     loaded = gamesim.load(tmp_path / "s.toml", {"target": {"kind": "normal", "std": 2.0},
                                                 "output.format": "svg"})
     assert loaded.overrides == ['target={kind = "normal", std = 2.0}', 'output.format="svg"']
+
+
+@pytest.mark.slow
+def test_a_plot_kind_that_does_not_apply_is_named(tmp_path):
+    write(tmp_path)
+    proc = gamesim_cli(["run", "s.toml", "--out", "run", "--set", "iterations=10",
+                        "--set", 'output.plots=["phase", "convergence"]'], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: plot 'phase' does not apply to this run: it needs two one-parameter " \
+           "players" in proc.stdout.splitlines()
+    assert sorted(os.listdir(tmp_path / "run" / "plots")) == ["convergence.png"]
