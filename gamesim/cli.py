@@ -189,14 +189,8 @@ def _compare(args):
         raise GamesimError(f"--out {out!r}: no such folder {folder!r}")
     results.remove_leftovers(folder)
     figure = api.compare(runs, metric)
-    partial = os.path.join(folder, results.partial_name(os.path.basename(out)))
-    try:  # written whole, then renamed: never a half-written figure
-        figure.savefig(partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt])
-        os.replace(partial, out)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+    results.write_whole(out, lambda partial: figure.savefig(
+        partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt]))
     print(out)
     return 0
 

@@ -55,11 +55,6 @@ def _limits(*arrays, pad=0.05):
     return [low - margin, high + margin]
 
 
-def _cell_width(x):
-    width = float(x[1] - x[0]) if x.size > 1 else 0.0
-    return width if math.isfinite(width) and width > 0 else 1.0
-
-
 def _line(go, x, y, name, color, dash="solid", width=1.5, **kw):
     return go.Scatter(x=_values(x), y=_values(y), name=name, mode="lines",
                       line=dict(color=color, dash=dash, width=width), **kw)
@@ -72,7 +67,7 @@ def densities_figure(run):
     go, _, _ = _plotly()
     s = run.snapshots
     x, iterations = s["x"], s["iterations"]
-    h = _cell_width(x)
+    h = plotting.cell_width(x)
     d_key = "d" if "d" in s else "critic" if "critic" in s else None
     label = {"d": "discriminator D", "critic": "critic u"}.get(d_key)
 
@@ -132,7 +127,7 @@ def convergence_figure(run):
                             width=0.8, opacity=0.35), 1, 1)
     fig.add_trace(_line(go, it, cols["value"], "loss (distance)" if direct else "value",
                         "#1f77b4"), 1, 1)
-    eq = _number(run.summary.get("equilibrium"))
+    eq = plotting.number(run.summary.get("equilibrium"))
     if math.isfinite(eq) and not direct and it.size:
         note = " = -log 4" if abs(eq + math.log(4.0)) < 1e-12 else ""
         fig.add_trace(_line(go, it[[0, -1]], [eq, eq], f"equilibrium {eq:.6g}{note}", "gray",
@@ -314,18 +309,11 @@ def run_page(run):
 
 
 def _write(path, text):
-    """Write ``text`` to ``path`` whole: a hidden partial file beside it, then renamed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    partial = os.path.join(folder, results.partial_name(os.path.basename(path)))
-    try:
+    """Write ``text`` to ``path`` whole (see :func:`gamesim.results.write_whole`)."""
+    def write(partial):
         with open(partial, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
-    return path
+    return results.write_whole(path, write)
 
 
 def write_run_page(run_dir, out=None):
@@ -365,15 +353,6 @@ def read_sweep(sweep_dir):
     return rows, keys
 
 
-def _number(value):
-    """A metric as a float, NaN if it is not a drawable number (a failed point's blank)."""
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError, OverflowError):
-        return math.nan
-    return number if abs(number) < plotting.LARGEST_DRAWN else math.nan
-
-
 def _label(value):
     return repr(value) if isinstance(value, (dict, list)) else str(value)
 
@@ -383,7 +362,7 @@ def sweep_figure(rows, keys, metric):
     all positive); failed or diverged points are red crosses, every point's values on hover."""
     go, _, _ = _plotly()
     ok = [r.get("status") in ("completed", "converged") for r in rows]
-    values = [_number(r.get(metric)) if good else math.nan for r, good in zip(rows, ok)]
+    values = [plotting.number(r.get(metric)) if good else math.nan for r, good in zip(rows, ok)]
     hover = ["<br>".join([f"{k} = {_label(r.get(k))}" for k in keys] +
                          [f"{metric} = {_label(r.get(metric))}", f"status: {r.get('status')}",
                           f"run: {r.get('run')}"] +

@@ -47,9 +47,11 @@ def drawable(values):
     return np.where(np.abs(values) < LARGEST_DRAWN, values, np.nan)
 
 
-def _number(value):
+def number(value):
     """A summary or sweep entry as a float, NaN if it is not a drawable number (a damaged or
-    older summary, a failed sweep point)."""
+    older summary, a failed sweep point's blank, a boolean)."""
+    if isinstance(value, bool):
+        return math.nan
     try:
         return float(drawable(float(value)))
     except (TypeError, ValueError, OverflowError):
@@ -61,7 +63,7 @@ def _iteration(value):
     return str(int(value)) if np.isfinite(value) else str(value)
 
 
-def _cell_width(x):
+def cell_width(x):
     """The grid's cell width, 1 for a grid of one cell (or a damaged one)."""
     width = x[1] - x[0] if x.size > 1 else 0.0
     return float(width) if np.isfinite(width) and width > 0 else 1.0
@@ -134,7 +136,7 @@ def plot_value(ax, run):
         if "batch_value" in run.columns:  # sampled training: the noisy estimate players saw
             ax.plot(it, batch, color="C0", alpha=0.35, linewidth=0.8, label="batch estimate")
         ax.plot(it, value, color="C0", label=label)
-    eq = _number(run.summary.get("equilibrium"))
+    eq = number(run.summary.get("equilibrium"))
     if np.isfinite(eq) and not direct:
         note = " = -log 4" if abs(eq + math.log(4.0)) < 1e-12 else ""
         ax.axhline(eq, color="gray", linestyle="--", linewidth=1, label=f"equilibrium {eq:.4g}{note}")
@@ -179,7 +181,7 @@ def plot_densities(ax, run, index, legend=True):
     ``legend``: draw them under the panel (a figure of panels draws one for all)."""
     s = run.snapshots
     x = s["x"]
-    h = _cell_width(x)
+    h = cell_width(x)
     ax.plot(x, drawable(s["p_data"] / h), **DATA_STYLE)
     ax.plot(x, drawable(s["p_gen"][index] / h), **GEN_STYLE)
     ax.set_xlabel("x")
@@ -282,7 +284,7 @@ def plot_transform(ax, run):
 def target_quantile(x, p, z):
     """Quantile function of the grid masses p (piecewise linear CDF within cells) at z; NaN
     where p has no positive finite total."""
-    h = _cell_width(x)
+    h = cell_width(x)
     edges = np.concatenate([[x[0] - h / 2], x + h / 2])
     cdf = np.concatenate([[0.0], np.cumsum(p)])
     if not (np.isfinite(cdf[-1]) and cdf[-1] > 0):
@@ -378,7 +380,7 @@ def figure_densities(run):
 
 def _top(lines, snapshots):
     """The top of a density axis: 5% above the largest drawn density, or None."""
-    h = _cell_width(snapshots["x"])
+    h = cell_width(snapshots["x"])
     values = drawable(np.concatenate([np.ravel(snapshots["p_data"]),
                                       np.ravel(snapshots["p_gen"])]) / h)
     values = values[np.isfinite(values)]
@@ -422,7 +424,7 @@ def animation_figure(run):
     p_data, the legend under the axes, an iteration counter as the axes' title."""
     s = run.snapshots
     fig, (ax,) = _titled(run, 6.5, 4.4, below=0.35)
-    h = _cell_width(s["x"])
+    h = cell_width(s["x"])
     p_data, p_gen = drawable(s["p_data"] / h), drawable(s["p_gen"] / h)
     ax.plot(s["x"], p_data, **DATA_STYLE)
     gen_line, = ax.plot(s["x"], p_gen[0], **GEN_STYLE)
@@ -580,7 +582,7 @@ def figure_compare(runs, metric):
     else:
         for i, (run, name, col) in enumerate(zip(runs, names, cols)):
             ax.plot(run.columns["iteration"], col, label=name, color=f"C{i % 10}")
-    equilibria = {_number(r.summary.get("equilibrium")) for r in runs}
+    equilibria = {number(r.summary.get("equilibrium")) for r in runs}
     if metric == "value" and len(equilibria) == 1 and math.isfinite(next(iter(equilibria))):
         ax.axhline(equilibria.pop(), color="gray", linestyle="--", linewidth=1, label="equilibrium")
     ax.set_xlabel("iteration")
@@ -595,7 +597,7 @@ def figure_sweep(rows, keys, metric, name):
     fig = Figure(figsize=(7, 5))
     fig.subplots_adjust(left=0.22, right=0.9, bottom=0.14, top=0.9)
     ax = fig.subplots()
-    values = [_number(r.get(metric)) if r.get("status") in ("completed", "converged")
+    values = [number(r.get(metric)) if r.get("status") in ("completed", "converged")
               else math.nan for r in rows]
     # tables and lists (swept optimizers, bandwidth lists) are shown by their text
     rows = [{k: repr(r[k]) if isinstance(r[k], (dict, list)) else r[k] for k in keys}

@@ -131,6 +131,21 @@ def remove_leftovers(folder):
                 os.remove(path)
 
 
+def write_whole(path, write):
+    """Write the file ``path`` whole: ``write(partial)`` fills a hidden partial file beside it,
+    which is then renamed into place (removed if anything fails); return ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    partial = os.path.join(folder, partial_name(os.path.basename(path)))
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
+        raise
+    return path
+
+
 @contextlib.contextmanager
 def _locked(folder):
     """An exclusive lock on ``folder`` itself (flock on its descriptor: no lock file to leave
