@@ -130,14 +130,15 @@ def _sweep(args):
 
     sweep.check_options(args.executor, args.scheduler, args.jobs, args.connect_timeout)
     source = api.source_of(args.scenario)
-    _, points = sweep.sweep_points(source.where, source.table(args.set))
+    table = source.table(args.set)
+    _, points = sweep.sweep_points(source.where, table)
     bar = Progress(len(points), sys.stderr.isatty() and not args.quiet, unit="point")
     rows, out = sweep.run_sweep(source, args.out, args.set, args.plugin, args.jobs,
                                 args.executor, args.scheduler, args.plots, args.metric,
                                 args.connect_timeout, point_pages=args.point_pages,
                                 progress=bar)
     if not args.quiet:
-        name = scenario.run_name(source.table(args.set), args.scenario)
+        name = scenario.run_name(table, args.scenario)
         counts = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -274,12 +275,11 @@ def _show_plugin(reg, kind, cls):
 
 
 def _view(args):
-    from . import page, results
+    from . import page
 
     if os.path.isfile(os.path.join(args.directory, "sweep.csv")):
         path = page.write_sweep_page(args.directory, point_pages=args.point_pages)
-    else:
-        results.RunData(args.directory)  # a missing or damaged run directory: exit 2
+    else:  # a missing or damaged run directory is exit 2, from reading it
         path = page.write_run_page(args.directory)
     print(path)
     if args.open:

@@ -316,10 +316,11 @@ def _write(path, text):
     return results.write_whole(path, write)
 
 
-def write_run_page(run_dir, out=None):
+def write_run_page(run_dir, out=None, run=None):
     """Write the page of the run directory ``run_dir`` to ``out`` (default
-    ``run_dir/report.html``); return its path. Only the saved files are read."""
-    run = results.RunData(run_dir)
+    ``run_dir/report.html``); return its path. Only the saved files are read: ``run``, the
+    directory already read as a :class:`~gamesim.results.RunData`, or read here."""
+    run = run or results.RunData(run_dir)
     return _write(os.fspath(out or os.path.join(run_dir, PAGE)), run_page(run))
 
 

@@ -83,12 +83,13 @@ class Run(results.RunData):
             def draw(directory):  # from the files just written, as `gamesim plot` draws them
                 from . import plotting
 
-                self.plot_messages = plotting.save_plots(
-                    results.RunData(directory), sc.plots, directory, sc.plot_format).messages()
+                saved = results.RunData(directory)
+                self.plot_messages = plotting.save_plots(saved, sc.plots, directory,
+                                                         sc.plot_format).messages()
                 if page:
                     from . import page as pages
 
-                    pages.write_run_page(directory)
+                    pages.write_run_page(directory, run=saved)
 
             reservation.write(sc, self._result, draw if plots else None)
         final = reservation.commit()
