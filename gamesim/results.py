@@ -268,13 +268,6 @@ def reserve(out=None, name=None, root="runs"):
     return Reservation(final, tmp, existing)
 
 
-def write_run(out, sc, result, draw_plots=None):
-    """Write the run directory ``out`` whole: into a temporary sibling, then renamed."""
-    with reserve(out) as reservation:
-        reservation.write(sc, result, draw_plots)
-        return reservation.commit()
-
-
 def _remove_created(folder, existing):
     """Remove the empty folders made for a run that failed, up to one that existed before."""
     while folder != existing and len(folder) > len(existing):

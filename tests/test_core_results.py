@@ -30,6 +30,14 @@ def fake_run(status="completed"):
     return sc, result
 
 
+def write_run(out, sc, result, draw_plots=None):
+    """The run directory ``out`` written as the command line writes one: reserved, written
+    whole into its hidden folder, renamed into place."""
+    with results.reserve(out) as reservation:
+        reservation.write(sc, result, draw_plots)
+        return reservation.commit()
+
+
 def strict_json(path):
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
@@ -39,7 +47,7 @@ def strict_json(path):
 
 def test_write_run_writes_every_file(tmp_path):
     sc, result = fake_run()
-    out = results.write_run(tmp_path / "run", sc, result)
+    out = write_run(tmp_path / "run", sc, result)
     assert out == str(tmp_path / "run")
     assert sorted(os.listdir(out)) == ["metrics.csv", "scenario.toml", "snapshots.npz",
                                        "summary.json"]
@@ -63,7 +71,7 @@ def test_write_run_writes_every_file(tmp_path):
 def test_non_finite_final_metrics_stay_strict_json(tmp_path):
     sc, result = fake_run("diverged")
     result.rows[-1] = [5, math.nan, math.inf, -math.inf]
-    out = results.write_run(tmp_path / "run", sc, result)
+    out = write_run(tmp_path / "run", sc, result)
     summary = strict_json(os.path.join(out, "summary.json"))
     assert summary["final"] == {"iteration": 5, "value": "nan", "kl": "inf", "d_max_dev": "-inf"}
     with open(os.path.join(out, "metrics.csv")) as f:
@@ -73,7 +81,7 @@ def test_non_finite_final_metrics_stay_strict_json(tmp_path):
 def test_critic_snapshots_are_named_critic(tmp_path):
     sc, result = fake_run()
     result.d_output = "critic"
-    out = results.write_run(tmp_path / "run", sc, result)
+    out = write_run(tmp_path / "run", sc, result)
     with np.load(os.path.join(out, "snapshots.npz")) as z:
         assert "critic" in z.files and "d" not in z.files
 
@@ -81,7 +89,7 @@ def test_critic_snapshots_are_named_critic(tmp_path):
 def test_direct_mode_has_no_discriminator_snapshots(tmp_path):
     sc, result = fake_run()
     result.d_output, result.snapshot_d = None, []
-    out = results.write_run(tmp_path / "run", sc, result)
+    out = write_run(tmp_path / "run", sc, result)
     with np.load(os.path.join(out, "snapshots.npz")) as z:
         assert "critic" not in z.files and "d" not in z.files
 
@@ -96,7 +104,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, exc):
         raise exc("plotting failed")
 
     with pytest.raises(exc):
-        results.write_run(tmp_path / "run", sc, result, draw)
+        write_run(tmp_path / "run", sc, result, draw)
     assert seen == [["metrics.csv", "scenario.toml", "snapshots.npz", "summary.json"]]
     assert os.listdir(tmp_path) == []
 
@@ -107,7 +115,7 @@ def test_an_existing_directory_is_refused_and_untouched(tmp_path):
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
     with pytest.raises(GamesimError, match="already exists"):
-        results.write_run(out, sc, result)
+        write_run(out, sc, result)
     assert os.listdir(out) == ["mine.txt"] and (out / "mine.txt").read_text() == "keep me"
     assert os.listdir(tmp_path) == ["run"]
 
@@ -149,12 +157,12 @@ def test_reading_a_missing_or_damaged_run_directory(tmp_path):
     with pytest.raises(RunDirectoryError, match="missing"):
         results.RunData(str(tmp_path / "empty"))
     sc, result = fake_run()
-    out = results.write_run(tmp_path / "run", sc, result)
+    out = write_run(tmp_path / "run", sc, result)
     with open(os.path.join(out, "metrics.csv"), "w") as f:
         f.write("iteration,value\n0,abc\n")
     with pytest.raises(RunDirectoryError, match="damaged"):
         results.RunData(out)
-    out = results.write_run(tmp_path / "run2", sc, result)
+    out = write_run(tmp_path / "run2", sc, result)
     with open(os.path.join(out, "snapshots.npz"), "wb") as f:
         f.write(b"not a zip")
     with pytest.raises(RunDirectoryError, match="damaged"):
