@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from .errors import GamesimError, did_you_mean, located
-from .sources import Source, overrides_of, source_of
+from .sources import overrides_of, source_of
 
 def load(source, overrides=None, plugins=()):
     """Read, override and validate a scenario; return it (plugin instances built, every

@@ -3,7 +3,6 @@ floating-point warnings never reach the terminal, a NaN metric is a warning, and
 draws whatever a run directory may hold."""
 
 import os
-import textwrap
 import types
 import warnings
 
