@@ -5,6 +5,7 @@ written; errors name the file, the dotted key, the bad value and what is allowed
 """
 
 import dataclasses
+import math
 import os
 import re
 import stat
@@ -68,6 +69,33 @@ class _Game:
                                 "V-statistic (biased) (sampled direct mode)")
     jitter: bool = param(False, help="spread each data point drawn at a cell centre uniformly "
                                      "over its cell (sampled; shifts expectations by O(h^2))")
+    consensus: float = param(0.0, ge=0, help="consensus optimization's gamma (Mescheder et al. "
+                                             "2017): both players step along v - gamma J^T v; "
+                                             "0: off")
+
+
+class InstanceNoise:
+    """``[game] instance_noise``: D sees p_data and p_g convolved with N(0, std^2)."""
+
+    std: float = param(gt=0, help="the noise's standard deviation at the first iteration")
+    final_std: float = param(None, ge=0, help="annealed linearly to this standard deviation at "
+                                              "the last iteration (default: std, no annealing)")
+
+    def std_at(self, iteration, iterations):
+        """The standard deviation D sees at ``iteration`` of a run of ``iterations``."""
+        if self.final_std is None or iterations == 0:
+            return self.std
+        t = min(max(iteration / iterations, 0.0), 1.0)
+        return self.std + t * (self.final_std - self.std)
+
+
+class _Analysis:
+    stability: str = param(None, help="where to analyse the game's local stability: 'end', "
+                                      "'start', 'snapshots', or a table {theta = [...], psi = "
+                                      "[...]} of given parameters")
+
+
+STABILITY_AT = ("end", "start", "snapshots")
 
 
 SAMPLED_KEYS = ("batch", "data_batch", "noise_batch", "statistic", "jitter")
@@ -130,6 +158,10 @@ class Scenario:
     snapshot_count: int | None = None  # [output] snapshots given as a count (None: a list)
     warnings: list = dataclasses.field(default_factory=list)  # found while loading
     overrides: list = dataclasses.field(default_factory=list)  # "key=value", as applied
+    consensus: float = 0.0  # [game] consensus: gamma, 0 for plain gradient play
+    instance_noise: InstanceNoise | None = None
+    # [analysis] stability: None, one of STABILITY_AT, or {"theta": array, "psi": array|None}
+    stability: object = None
 
 
 MAX_FILE_BYTES = 4 * 2 ** 20  # a scenario is a page of settings; more is a wrong file
@@ -244,7 +276,8 @@ def _toml_key(key):
 
 
 SECTIONS = ("name", "description", "seed", "iterations", "record_every", "stop", "plugins",
-            "grid", "target", "generator", "discriminator", "game", "metrics", "output", "sweep")
+            "grid", "target", "generator", "discriminator", "game", "metrics", "output", "sweep",
+            "analysis")
 
 
 def _table(data, key, path, required=False):
@@ -295,10 +328,11 @@ class _Loading:
     def table(self, key, required=False):
         return _table(self.data, key, self.path, required)
 
-    def fill(self, section, key, what):
-        """Set a section object's parameters from the table ``key``; its resolved table."""
+    def fill(self, section, key, what, reserved=()):
+        """Set a section object's parameters from the table ``key`` (its ``reserved`` keys left
+        to the caller); its resolved table."""
         self.resolved[key] = fill(section, self.table(key), self.registry, self.path, key, what,
-                                  base=self.base)
+                                  reserved, base=self.base)
         return section
 
     def build(self, kind, spec, key, grid=None, reserved=()):
@@ -361,16 +395,18 @@ def load(path, overrides=(), extra_plugins=(), memory_share=1, data=None, base=N
                   grid=grid, resolved=ld.resolved, warnings=ld.warnings,
                   overrides=[given for _, given in applied], **_target(ld, grid))
     ld.check_kind_change("distance", ld.table("game").get("distance"), "game.distance")
-    game = ld.fill(_Game(), "game", "[game]")
+    game = ld.fill(_Game(), "game", "[game]", reserved=("instance_noise",))
     fields.update(mode=game.mode, schedule=game.schedule, estimator=game.estimator,
                   **_generator(ld, grid))
     fields.update(_direct(ld, game, grid) if game.mode == "direct" else
                   _adversarial(ld, game, grid, fields["generator"]))
     fields["sampling"] = _sampling(ld, game, fields)
+    fields.update(_game_methods(ld, game, fields))
     fields["distances"] = _distances(ld, grid)
     columns = metric_columns(fields["objective"], fields["distances"])
     fields["stop"] = _stop(ld, columns)
     fields.update(_output(ld, top, len(columns) + 2, grid.points, fields))
+    fields["stability"] = _stability(ld, fields)
     return checks.check_scenario(Scenario(**fields))  # plugins' shapes, once, naming a faulty one
 
 
@@ -534,6 +570,87 @@ def _sampling(ld, game, players):
         resolved[key] = size
     return Sampling(sizes["data_batch"], sizes["noise_batch"], game.statistic == "unbiased",
                     game.jitter)
+
+
+def _game_methods(ld, game, players):
+    """Consensus optimization and instance noise, each refused where it has no meaning."""
+    table, resolved = ld.table("game"), ld.resolved["game"]
+    needs = {"consensus": game.consensus > 0, "instance_noise": "instance_noise" in table}
+    for key in (k for k, on in needs.items() if on):
+        if game.mode == "direct":
+            raise ld.error(f"game.{key}", "only used in the adversarial game (game.mode = "
+                                          "'adversarial'): direct mode has no discriminator")
+        if game.estimator != "exact":
+            raise ld.error(f"game.{key}", "only used with game.estimator = 'exact': it is "
+                                          "computed from the grid densities")
+    if needs["consensus"] and protocols.has(players["generator_optimizer"],
+                                            "requires_logit_params"):
+        raise ld.error("game.consensus", f"consensus steps along the players' parameter "
+                                         f"gradients; generator optimizer "
+                                         f"{players['generator_optimizer'].name!r} steps mass "
+                                         f"logits by dL/dp instead: use 'sgd' or another "
+                                         f"gradient optimizer")
+    noise = None
+    if needs["instance_noise"]:
+        spec = table["instance_noise"]
+        if not isinstance(spec, dict):
+            raise ld.error("game.instance_noise", f"got {spec!r}, expected a table such as "
+                                                  f"{{ std = 0.5 }} or {{ std = 0.5, "
+                                                  f"final_std = 0.0 }}")
+        noise = InstanceNoise()
+        resolved["instance_noise"] = fill(noise, spec, None, ld.path, "game.instance_noise",
+                                          "[game] instance_noise")
+    return dict(consensus=game.consensus, instance_noise=noise)
+
+
+def _stability(ld, fields):
+    """``[analysis] stability``: None, one of STABILITY_AT, or given parameters as arrays of
+    the players' sizes."""
+    table = ld.table("analysis")
+    ld.resolved["analysis"] = fill(_Analysis(), {k: v for k, v in table.items()
+                                                 if k != "stability"},
+                                   None, ld.path, "analysis", "[analysis]")
+    if "stability" not in table:
+        return None
+    spec = table["stability"]
+    if fields["mode"] == "direct":
+        raise ld.error("analysis.stability", "only for the adversarial game: direct mode has "
+                                             "no discriminator to analyse against")
+    ld.resolved["analysis"]["stability"] = spec
+    if isinstance(spec, str):
+        if spec not in STABILITY_AT:
+            raise ld.error("analysis.stability", f"got {spec!r}{did_you_mean(spec, STABILITY_AT)}"
+                                                 f", expected one of "
+                                                 f"{', '.join(map(repr, STABILITY_AT))} or a "
+                                                 f"table {{ theta = [...], psi = [...] }}")
+        return spec
+    if not isinstance(spec, dict):
+        raise ld.error("analysis.stability", f"got {spec!r:.60}, expected one of "
+                                             f"{', '.join(map(repr, STABILITY_AT))} or a table "
+                                             f"{{ theta = [...], psi = [...] }}")
+    rng = np.random.default_rng(0)
+    sizes = {"theta": np.asarray(fields["generator"].init_params(rng)).size}
+    disc = fields["discriminator"]
+    if disc is not None and not protocols.has(disc, "oracle"):
+        sizes["psi"] = np.asarray(disc.init_params(rng)).size
+    at = {"psi": None}
+    for key in spec:
+        if key not in sizes:
+            raise ld.error(f"analysis.stability.{key}",
+                           f"unknown key; allowed: {', '.join(sizes)}"
+                           + ("" if "psi" in sizes else " (the oracle has no parameters)"))
+    for key, size in sizes.items():
+        value = spec.get(key)
+        numbers = value if isinstance(value, list) else None
+        if numbers is None or len(numbers) != size or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                for v in numbers):
+            raise ld.error(f"analysis.stability.{key}",
+                           f"{'missing' if value is None else f'got {value!r:.60}'}; expected "
+                           f"a list of {size} finite numbers (the "
+                           f"{'generator' if key == 'theta' else 'discriminator'}'s parameters)")
+        at[key] = np.array(numbers, dtype=np.float64)
+    return at
 
 
 def _check_sampled_players(ld, direct, players):
