@@ -42,6 +42,10 @@ class Result:
     warnings: list
     wall_seconds: float
     extra_snapshots: dict = dataclasses.field(default_factory=dict)
+    # analyses made after the loop: summary.json sections by name, and JSON files of the run
+    # directory by file name (such as stability.json)
+    summary_sections: dict = dataclasses.field(default_factory=dict)
+    documents: dict = dataclasses.field(default_factory=dict)
 
 
 def discriminator_values(output, u):

@@ -74,6 +74,7 @@ def summary_of(sc, result):
                      "numba": numba.__version__},
         "warnings": result.warnings,
         "overrides": list(sc.overrides),  # --set or API overrides, as given
+        **result.summary_sections,
     }
 
 
@@ -204,9 +205,11 @@ class Reservation:
             writer.writerow(result.columns)
             writer.writerows([_format(v) for v in row] for row in result.rows)
         write_npz(os.path.join(tmp, "snapshots.npz"), snapshot_arrays(sc, result))
-        with open(os.path.join(tmp, "summary.json"), "w") as f:
-            json.dump(summary_of(sc, result), f, indent=2)
-            f.write("\n")
+        for name, document in {"summary.json": summary_of(sc, result),
+                               **result.documents}.items():
+            with open(os.path.join(tmp, name), "w") as f:
+                json.dump(document, f, indent=2)
+                f.write("\n")
         if draw_plots is not None:
             draw_plots(tmp)
         for hook in plugin_manager.observers()["gamesim_run_end"]:

@@ -20,7 +20,8 @@ from .errors import GamesimError, ParameterError, did_you_mean, located
 from .grid import Grid
 from .params import build, declared, fill, param
 
-PLOT_KINDS = ("convergence", "densities", "parameters", "phase", "transform", "animation")
+PLOT_KINDS = ("convergence", "densities", "parameters", "phase", "transform", "animation",
+              "eigenvalues")
 DEFAULT_PLOTS = ["convergence", "densities", "parameters", "phase", "transform"]
 
 

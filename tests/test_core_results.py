@@ -12,6 +12,7 @@ import pytest
 from gamesim import results
 from gamesim.errors import GamesimError, RunDirectoryError
 from gamesim.grid import Grid
+from gamesim.recorder import Result
 
 
 def fake_run(status="completed"):
@@ -21,7 +22,7 @@ def fake_run(status="completed"):
         p_data=np.array([0.1, 0.2, 0.3, 0.4]), objective=types.SimpleNamespace(equilibrium=-1.5),
         resolved={"name": "fake", "seed": 3, "grid": {"lower": -1.0, "upper": 1.0, "points": 4}},
         overrides=[])
-    result = types.SimpleNamespace(
+    result = Result(
         columns=["iteration", "value", "kl", "d_max_dev"],
         rows=[[0, -1.0, math.inf, 0.5], [5, -1.25, 0.125, 0.1]],
         snapshot_iterations=[0, 5], snapshot_p_gen=[np.full(4, 0.25), np.array([.1, .2, .3, .4])],
