@@ -67,6 +67,11 @@ class Exact:
             u = self.outputs(psi)
         return p_g, outside, u
 
+    def seen(self, p_g, iteration=0):
+        """(p_data, p_g) as the discriminator sees them at ``iteration``: the masses whose
+        game ``value`` is and whose best response the oracle plays."""
+        return self.sc.p_data, p_g
+
     def outputs(self, psi):
         """The parametrized discriminator's raw outputs u(psi)."""
         return check(self.disc.forward(psi), "discriminator outputs", self.disc_label)

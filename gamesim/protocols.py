@@ -250,6 +250,13 @@ class Objective(OnGrid):
                                   "minimax), drawn in the convergence plot. None: not drawn.")
 
     @optional
+    def oracle_value(self, p_d, p_g):
+        """V_D against the oracle, a float, in the closed form the objective documents (for
+        minimax -log 4 + 2 JS(p_d || p_g)), computed independently of ``oracle`` and
+        ``value``: a run against the oracle checks ``value`` against it at every recorded
+        row (docs/design.md, "Numerics")."""
+
+    @optional
     def discriminator_terms(self, u_data, u_gen):
         """``(a, da, b, db)``: V_D's per-sample terms, a at data points and b at generated
         ones (V_D is estimated as mean(a) + mean(b)), and their derivatives in u. Required by
