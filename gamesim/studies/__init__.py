@@ -1,0 +1,1 @@
+"""Studies of the discretization that docs/ scripts draw and ``gamesim reproduce`` checks."""
