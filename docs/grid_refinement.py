@@ -9,7 +9,7 @@ tables and draws docs/grid-refinement.png.
 import os
 import sys
 
-from gamesim.studies.grid_refinement import *  # noqa: F403  (the tests read the study here)
+from gamesim.studies.grid_refinement import *  # (the tests read the study here)
 from gamesim.studies.grid_refinement import main
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grid-refinement.png")

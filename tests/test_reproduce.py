@@ -1,6 +1,7 @@
 """gamesim reproduce: the literature checks, their report, and the exit status when one fails."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -15,13 +16,14 @@ def quick_report(tmp_path_factory):
 def test_every_quick_check_passes_and_is_reported(quick_report):
     folder, rows = quick_report
     assert len(rows) >= 30 and all(r.passed for r in rows), [r for r in rows if not r.passed]
-    text = open(f"{folder}/report.md").read()
+    folder = pathlib.Path(folder)
+    text = (folder / "report.md").read_text()
     assert f"{len(rows)} of {len(rows)} checks pass" in text
     assert text.count("| pass |") == len(rows)
-    data = json.load(open(f"{folder}/report.json"))
+    data = json.loads((folder / "report.json").read_text())
     assert data["quick"] is True and len(data["checks"]) == len(rows)
     figures = {r.figure for r in rows if r.figure}
-    assert figures and all(open(f"{folder}/figures/{f}", "rb").read(4) == b"\x89PNG"
+    assert figures and all((folder / "figures" / f).read_bytes()[:4] == b"\x89PNG"
                            for f in figures)
 
 
@@ -42,5 +44,5 @@ def test_a_failing_check_is_reported_as_failed(tmp_path):
     folder, rows = reproduce.reproduce(tmp_path / "r", quick=True,
                                        checks=(literature.arjovsky_example_1, broken))
     assert [r.passed for r in rows][-1] is False and all(r.passed for r in rows[:-1])
-    text = open(f"{folder}/report.md").read()
+    text = (pathlib.Path(folder) / "report.md").read_text()
     assert f"{len(rows) - 1} of {len(rows)} checks pass" in text and "**FAIL**" in text
