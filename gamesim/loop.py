@@ -14,8 +14,10 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
     """Run scenario ``sc``: call the ``gamesim_run_start`` observers, take the initial
     parameters and optimizer states from ``step`` (a :class:`gamesim.schedule.Iteration`),
     then record (``batch`` as :class:`gamesim.recorder.Recorder` takes it) and step each
-    iteration. Returns the :class:`gamesim.recorder.Result` and the last finite state (a
-    :class:`gamesim.exact.Point` of ``players``; None if there was none).
+    iteration. Returns the :class:`gamesim.recorder.Result`, the last finite state (a
+    :class:`gamesim.exact.Point` of ``players``; None if there was none) and the optimizer
+    states at that state (None if the run diverged: a step that failed may have updated
+    them in part), so an analysis of the end state needs no re-simulation.
 
     A recorded state's grid quantities and gradients are computed once: ``eager`` (exact mode)
     computes the grid every iteration and the step starts from that state, so a row's
@@ -86,6 +88,7 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
                     recorder.snapshot(state)
                 except Diverged:  # sampled mode: the last state's grid deposit was not finite
                     pass
-            return recorder.result(status, failure, it, start), state
+            final_states = None if status == "diverged" else states
+            return recorder.result(status, failure, it, start), state, final_states
         except Exception as err:
             reraise(sc, err, it)

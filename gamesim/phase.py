@@ -4,6 +4,7 @@ spanning a one-parameter-each game's recorded trajectory (the Dirac-GAN)."""
 import numpy as np
 
 from .divergence import Diverged
+from .field import gradients
 
 POINTS = 15  # the field is sampled on POINTS^2 points
 
@@ -15,9 +16,9 @@ def applies(players, theta, psi):
 
 def field(players, columns, rows):
     """{"phase_theta", "phase_psi", "phase_grad_theta", "phase_grad_psi"}: POINTS x POINTS
-    arrays of the exact gradients (``players``: :class:`gamesim.exact.Exact`) on the range of
-    the first ``g.`` and ``d.`` columns of ``rows``, padded by 15%; {} where that range is not
-    finite."""
+    arrays of the exact gradients, minus the field of :mod:`gamesim.field` (``players``: a
+    :class:`gamesim.exact.Exact`), on the range of the first ``g.`` and ``d.`` columns of
+    ``rows``, padded by 15%; {} where that range is not finite."""
     g_col = next(i for i, c in enumerate(columns) if c.startswith("g."))
     d_col = next(i for i, c in enumerate(columns) if c.startswith("d."))
     axes = []
@@ -32,10 +33,9 @@ def field(players, columns, rows):
     theta, psi = np.meshgrid(*axes, indexing="xy")
     grad_theta, grad_psi = np.zeros_like(theta), np.zeros_like(psi)
     for idx in np.ndindex(theta.shape):
-        point = players.point(np.array([theta[idx]]), np.array([psi[idx]]))
         try:
-            grad_theta[idx] = point.g_grad()[0]
-            grad_psi[idx] = point.d_grad()[0]
+            g_theta, g_psi = gradients(players, np.array([theta[idx]]), np.array([psi[idx]]))
+            grad_theta[idx], grad_psi[idx] = g_theta[0], g_psi[0]
         except Diverged:
             pass  # an arrow of length 0 where the field is not finite
     return {"phase_theta": theta, "phase_psi": psi, "phase_grad_theta": grad_theta,

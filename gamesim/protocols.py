@@ -164,6 +164,15 @@ class Generator(OnGrid):
         """sum_j g_x[j] dG_theta(z_j)/dtheta, the shape of theta. Required by sampled
         training."""
 
+    @optional
+    def jacobian_steps(self, theta):
+        """Finite-difference steps for differentiating the players' gradients in theta, one
+        per parameter (the shape of theta): the smallest change of each parameter over which
+        the generator's gradient is resolved. A node generator's deposit is cloud-in-cell, so
+        its gradient is constant while the deposit stays in the same cells: its steps move
+        a node by a cell. The stability analysis and consensus optimization use steps at
+        least this large (docs/stability.md). Default: smooth steps (1e-5 relative)."""
+
 
 class Discriminator(OnGrid):
     """The discriminator (or critic): raw outputs u(psi) at the cell centres, read as the
@@ -311,6 +320,12 @@ class Optimizer(Plugin):
         players' gradients there and passes them to ``step`` (extragradient). Default: no
         extrapolation."""
 
+    not_differentiable = attribute(None, "A sentence saying why the step has no Jacobian at a "
+                                         "fixed point (Adam: m / (sqrt(v) + eps) at m = v = "
+                                         "0); the stability analysis then gives the gradient "
+                                         "flow's analysis only, with this reason. None: the "
+                                         "step is differentiable there.")
+
     requires_logit_params = attribute(False, "True: `grad` is dL/dp (not dL/dtheta) and theta "
                                              "are mass logits (the `mirror` step); refused "
                                              "for generators without `logit_params` and for "
@@ -343,6 +358,13 @@ class Regularizer(OnGrid):
 
     needs_dudx = attribute(False, "True: the penalty reads `disc.dudx` and `disc.dudx_vjp`; "
                                   "refused with a discriminator that lacks them.")
+
+    @optional
+    def kink(self, disc, psi, p_d, p_g):
+        """Why the penalty or the projection has no Jacobian at psi (a sentence: a kink of
+        the penalty, an active projection), or None where it is differentiable. The stability
+        analysis states the reason there instead of eigenvalues. Default: differentiable
+        everywhere."""
 
 
 PROTOCOLS = {cls.kind: cls for cls in (Target, Generator, Discriminator, Objective, Distance,

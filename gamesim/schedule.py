@@ -14,11 +14,19 @@ a player whose optimizer has it takes a trial step, both players' gradients are 
 at the extrapolated point (in the simultaneous schedule; its own in the alternating one, on
 the same batch) and the real step starts again from the original parameters with those
 gradients.
+
+Consensus optimization (``[game] consensus = gamma``, exact mode only) replaces each
+gradient the schedule takes at a point by that player's block of g + gamma J^T v
+(:func:`gamesim.field.consensus`): in the simultaneous schedule both players step along
+v - gamma J^T v from the same point; in the alternating one each player takes its own block
+at the point it steps from (D's at each of its steps, G's against the updated D); an
+extrapolation step and the step after it both use it.
 """
 
 import numpy as np
 
 from .divergence import check
+from .field import consensus
 from .protocols import capability
 
 
@@ -50,6 +58,8 @@ class Iteration:
         self.project = capability(sc.regularizer, "project")
         self.alternating, self.d_steps = sc.schedule == "alternating", sc.steps
         self.dopt_label = self.dopt is not None and f"optimizer {self.dopt.name!r}"
+        self.consensus = sc.consensus
+        self._consensual = (None, None)  # (point, its consensus gradients): one per point
 
     def initial(self):
         """(theta, psi, states) at iteration 0."""
@@ -73,30 +83,46 @@ class Iteration:
         if psi is not None:
             for _ in range(self.d_steps):
                 batch = est.d_batch(here)
-                g = est.d_grad(here, batch)
+                g = self._d_grad(est, here, batch)
                 if self.d_look is not None:
-                    g = est.d_grad(est.moved(here, psi=self.d_look(psi, g, dstate)), batch)
+                    g = self._d_grad(est, est.moved(here, psi=self.d_look(psi, g, dstate)), batch)
                 psi = self._d_step(psi, g, dstate)
                 here = est.moved(here, psi=psi)
         batch = est.g_batch(here)
-        g = est.g_grad(here, batch)
+        g = self._g_grad(est, here, batch)
         if self.g_look is not None:  # an oracle re-responds at the extrapolated point
-            g = est.g_grad(est.moved(here, theta=self.g_look(theta, g, gstate)), batch)
+            g = self._g_grad(est, est.moved(here, theta=self.g_look(theta, g, gstate)), batch)
         return self.gopt.step(theta, g, gstate), psi, states
 
     def _simultaneous(self, est, here, theta, psi, gstate, dstate):
         d_batch, g_batch = est.d_batch(here), est.g_batch(here)
-        g_psi, g_theta = est.d_grad(here, d_batch), est.g_grad(here, g_batch)
+        g_psi, g_theta = self._d_grad(est, here, d_batch), self._g_grad(est, here, g_batch)
         if self.g_look is not None or self.d_look is not None:
             half = est.moved(here,
                              None if self.g_look is None else self.g_look(theta, g_theta, gstate),
                              None if self.d_look is None else self.d_look(psi, g_psi, dstate))
             if self.d_look is not None:
-                g_psi = est.d_grad(half, d_batch)
+                g_psi = self._d_grad(est, half, d_batch)
             if self.g_look is not None:
-                g_theta = est.g_grad(half, g_batch)
+                g_theta = self._g_grad(est, half, g_batch)
         psi = self._d_step(psi, g_psi, dstate)
         return self.gopt.step(theta, g_theta, gstate), psi
+
+    def _g_grad(self, est, point, batch):
+        if not self.consensus:
+            return est.g_grad(point, batch)
+        return self._with_consensus(est, point)[0]
+
+    def _d_grad(self, est, point, batch):
+        if not self.consensus:
+            return est.d_grad(point, batch)
+        return self._with_consensus(est, point)[1]
+
+    def _with_consensus(self, est, point):
+        """Both players' consensus gradients at ``point``, computed once per point."""
+        if self._consensual[0] is not point:
+            self._consensual = (point, consensus(est, point, self.consensus))
+        return self._consensual[1]
 
     def _d_step(self, psi, g, dstate):
         psi = self.dopt.step(psi, g, dstate)

@@ -118,6 +118,8 @@ class Adam:
     """Adam (Kingma and Ba 2015) with bias-corrected moment estimates."""
 
     name = "adam"
+    not_differentiable = ("Adam's step m / (sqrt(v) + eps) has no Jacobian at a fixed point, "
+                          "where m = v = 0")
     lr: float = gamesim.param(0.001, gt=0, help="learning rate")
     beta1: float = gamesim.param(0.9, ge=0, lt=1, help="decay of the first moment")
     beta2: float = gamesim.param(0.999, ge=0, lt=1, help="decay of the second moment")

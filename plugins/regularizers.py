@@ -104,6 +104,16 @@ class GradientPenalty:
         grad = disc.dudx_vjp(psi, 2.0 * self.gamma * q * gap * np.sign(slope))
         return self.gamma * float(q @ gap ** 2), grad
 
+    def kink(self, disc, psi, p_d, p_g):
+        """|du/dx| has a kink at du/dx = 0: where an interpolate's cell has a slope within
+        1e-6 of 0 (relative to the largest), the penalty has no Jacobian."""
+        slope = np.abs(disc.dudx(psi))[self.interpolates(p_d, p_g) > 0]
+        flat = slope <= 1e-6 * max(1.0, float(slope.max(initial=0.0)))
+        if flat.any():
+            return (f"the gradient penalty's |du/dx| has a kink at du/dx = 0, and du/dx is 0 "
+                    f"(within 1e-6) at {int(flat.sum())} of the cells it weighs")
+        return None
+
 
 class Clip:
     """Weight clipping (Arjovsky, Chintala, Bottou 2017): after each step of D, every
@@ -114,6 +124,14 @@ class Clip:
 
     def project(self, psi):
         return np.clip(psi, -self.c, self.c, out=psi)
+
+    def kink(self, disc, psi, p_d, p_g):
+        """The clipping has no Jacobian where a parameter is at a bound +-c (one-sided)."""
+        bound = np.abs(psi) >= self.c
+        if bound.any():
+            return (f"weight clipping holds {int(bound.sum())} parameter(s) at the bound "
+                    f"+-{self.c:g}, where the projection has no Jacobian")
+        return None
 
 
 @gamesim.hookimpl
