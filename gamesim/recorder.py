@@ -12,18 +12,24 @@ from numba import njit
 from .columns import metric_columns
 from .divergence import Diverged
 from .protocols import capability, has
+from .runchecks import ValueIdentity, cycle_warning, find_cycle, json_number
 
 SMALL_MODEL = 8  # players with at most this many parameters get one column per parameter
 
 
 @njit(cache=True)
-def _max_dev_from_half(p_d, p_g, d):
-    """max |D - 1/2| over cells where p_d + p_g > 0."""
-    worst = 0.0
+def _dev_from_half(p_d, p_g, d):
+    """(d_max_dev, d_mean_dev): max |D - 1/2| over cells where p_d + p_g > 0, and the
+    mass-weighted mean sum (p_d + p_g) |D - 1/2| / 2, which a cell of negligible mass cannot
+    dominate (D* = p_d / (p_d + p_g) makes it TV(p_d, p_g) / 2)."""
+    worst, mean = 0.0, 0.0
     for i in range(d.size):
-        if p_d[i] + p_g[i] > 0.0:
-            worst = max(worst, abs(d[i] - 0.5))
-    return worst
+        weight = p_d[i] + p_g[i]
+        if weight > 0.0:
+            dev = abs(d[i] - 0.5)
+            worst = max(worst, dev)
+            mean += weight * dev
+    return worst, 0.5 * mean
 
 
 @dataclasses.dataclass
@@ -91,7 +97,10 @@ class Recorder:
         batch_names, self.batch_values = batch if batch is not None else ((), None)
         self.d_output = sc.objective.output if sc.objective is not None else None
         metrics = metric_columns(sc.objective, sc.distances, batch_names)
-        self.d_max_dev = "d_max_dev" in metrics
+        self.d_max_dev = "d_max_dev" in metrics  # and d_mean_dev beside it
+        # a run against the oracle checks its value against the closed form at every row
+        self.identity = ValueIdentity(sc.objective) if players.oracle and \
+            has(sc.objective, "oracle_value") else None
         # a parametrized run also records each player's parameters and gradient norms
         self.detailed = players.parametrized or not capability(sc.generator, "logit_params")
         columns = ["iteration", *metrics]
@@ -130,15 +139,19 @@ class Recorder:
         if sc.mode == "direct":
             value = sc.distance.value(p_d, p_g)
         else:
-            value = sc.objective.value(p_d, p_g, u)
+            # the game's value and D's closeness to 1/2 are of the masses D sees
+            seen_d, seen_g = players.seen(p_g, it)
+            value = sc.objective.value(seen_d, seen_g, u)
         if math.isnan(value):
             raise Diverged("value", sc.distance.name if sc.mode == "direct" else sc.objective.name, -1)
+        if self.identity is not None:
+            self.identity.check(it, value, seen_d, seen_g)
         row = [it, value]
         if self.batch_values is not None:
             row += self.batch_values(state)
         row += [*(d.value(p_d, p_g) for d in sc.distances.values()), outside]
         if self.d_max_dev:
-            row.append(_max_dev_from_half(p_d, p_g, discriminator_values(self.d_output, u)))
+            row += _dev_from_half(seen_d, seen_g, discriminator_values(self.d_output, u))
         if self.detailed:
             row += parameter_values(sc.generator, theta).values()
             if players.parametrized:
@@ -246,6 +259,25 @@ class Recorder:
             warnings.append(f"diverged: {failure['quantity']} of {failure['plugin']} went "
                             f"non-finite at iteration {failure['iteration']}")
         warnings += self.nan_metrics()
+        checks = self.checks()
+        if self.identity is not None and not self.identity.passed:
+            warnings.append(self.identity.warning())
+        if checks["cycle"] is not None:
+            warnings.append(cycle_warning(checks["cycle"]))
         return Result(self.columns, self.rows, snap_it, snap_p, snap_d,
                       self.d_output, status, iterations, failure, warnings,
-                      time.perf_counter() - start, extra)
+                      time.perf_counter() - start, extra, summary_sections={"checks": checks})
+
+    def checks(self):
+        """summary.json's ``checks``: the value identity of a run against the oracle, the last
+        row's d_mean_dev (beside d_max_dev) and the cycle found in the rows (or None)."""
+        checks = {}
+        if self.identity is not None:
+            checks["value_identity"] = self.identity.section()
+        if self.d_max_dev and self.rows:
+            last = dict(zip(self.columns, self.rows[-1]))
+            checks["d_mean_dev"] = {"iteration": last["iteration"],
+                                    "d_mean_dev": json_number(last["d_mean_dev"]),
+                                    "d_max_dev": json_number(last["d_max_dev"])}
+        checks["cycle"] = find_cycle(self.rows, self.sc.record_every)
+        return checks

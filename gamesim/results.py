@@ -22,6 +22,7 @@ import gamesim
 from . import interrupts, plugins as plugin_manager
 from .errors import GamesimError, RunDirectoryError
 from .protocols import capability
+from .runchecks import json_number
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same run gives the same bytes
 
@@ -62,8 +63,7 @@ def summary_of(sc, result):
         "description": sc.description,
         "status": result.status,
         "iterations": result.iterations,
-        "final": {k: (v if isinstance(v, int) or math.isfinite(v) else _format(v))
-                  for k, v in final.items()},
+        "final": {k: v if isinstance(v, int) else json_number(v) for k, v in final.items()},
         "seed": sc.seed,
         "mode": sc.mode,
         "d_output": result.d_output,

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import plugins as plugin_manager, protocols
+from . import plugins as plugin_manager, protocols, runchecks
 from .errors import PluginError
 from .grid import Grid
 from .optstate import flat_state, set_flat_state
@@ -305,7 +305,9 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
     differences of -value in u; ``generator_grad`` has shape (N,) and depends only on its
     arguments' values; the oracle is a best response (no nearby u does better, except for a
     critic, whose best response is constrained) and gives ``equilibrium`` at p_g = p_d;
-    nothing is NaN on disjoint supports."""
+    ``oracle_value``, where defined, is the value at the oracle (as a run checks it, within
+    :func:`gamesim.runchecks.tolerance`), also for masses summing to less than 1 and on
+    disjoint supports; nothing is NaN on disjoint supports."""
     _assert_conforms("objective", objective)
     rng = np.random.default_rng(seed)
     n = grid.points
@@ -336,6 +338,9 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
             for nearby in (best + 1e-3 * rng.normal(size=n), best + 1e-3 * ascent):
                 assert top >= objective.value(p_d, p_g, nearby) - 1e-12, \
                     f"{_who(objective)}: the oracle is not a best response"
+        if protocols.has(objective, "oracle_value"):
+            _assert_oracle_value(objective, p_d, p_g, "random masses")
+            _assert_oracle_value(objective, 0.9 * p_d, 0.8 * p_g, "masses summing to 0.9, 0.8")
     if protocols.has(objective, "equilibrium"):
         p = random_masses(rng, n)
         at_eq = objective.value(p, p, objective.oracle(p, p))
@@ -349,6 +354,17 @@ def check_objective(objective, grid=GRID, seed=0, trials=3, rtol=1e-5, atol=1e-9
             f"{_who(objective)}: NaN {name} on disjoint supports"
     assert not math.isnan(objective.value(left, right, u)), \
         f"{_who(objective)}: NaN value on disjoint supports"
+    if protocols.has(objective, "oracle_value"):
+        _assert_oracle_value(objective, left, right, "disjoint supports")
+
+
+def _assert_oracle_value(objective, p_d, p_g, what):
+    """``oracle_value(p_d, p_g)`` against ``value`` at ``oracle(p_d, p_g)``."""
+    at_oracle = objective.value(p_d, p_g, objective.oracle(p_d, p_g))
+    closed = float(objective.oracle_value(p_d, p_g))
+    assert abs(at_oracle - closed) <= runchecks.tolerance(closed), \
+        f"{_who(objective)}: oracle_value {closed!r} vs value at the oracle {at_oracle!r} " \
+        f"({what}; {runchecks.TOLERANCE_RULE})"
 
 
 def _softmax(theta):

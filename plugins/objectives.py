@@ -8,6 +8,12 @@ Each gives ``value`` (D's objective V_D), ``discriminator_grad`` = d(-V_D)/du (D
 Expectations are sums over cells. Cells where a weight (p_d or p_g) is 0 contribute nothing:
 0 log 0 = 0 and 0 * (-inf) = 0, so disjoint supports give no NaN.
 
+Each also gives ``oracle_value``: V_D against its oracle in closed form, computed from the
+masses alone (neither ``oracle`` nor ``value`` is called), which a run against the oracle
+compares with its recorded value at every recorded row (docs/design.md, "Numerics"). The
+closed forms hold for masses of totals S_d, S_g <= 1 (the discriminator may see masses that
+lost some share beyond the grid), and reduce to the familiar ones at S_d = S_g = 1.
+
 For sampled training (``[game] estimator = "sampled"``) each also gives its integrands, so
 that sample averages are unbiased estimates of the sums: with V_D = E_{p_d} a(u) + E_{p_g} b(u)
 and L_G = E_{p_g} c(u), ``discriminator_terms(u_data, u_gen) -> (a, a', b, b')`` and
@@ -21,7 +27,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.vecmath import filled, vlog
+from gamesim.vecmath import filled, sum_of, vlog
 
 
 @njit(cache=True)
@@ -158,6 +164,30 @@ def _hinge_discriminator_grad(p_d, p_g, u, out):
 
 
 @njit(cache=True)
+def _hinge_oracle_value(p_d, p_g):
+    """sum |p_d - p_g| - (p_d + p_g) = -2 sum min(p_d, p_g)."""
+    total = 0.0
+    for i in range(p_d.size):
+        total += abs(p_d[i] - p_g[i]) - (p_d[i] + p_g[i])
+    return total
+
+
+@njit(cache=True)
+def _w1_oracle_value(p_d, p_g, h):
+    """h sum_{i<N-1} |G_i| - G_{N-1} h sum_{i<N-1} sign(G_i) (i + 1) / N, G_i = F_g,i - F_d,i
+    accumulated in the order the oracle accumulates it (so the signs are the oracle's)."""
+    n = p_d.size
+    gap, w1, tilt = 0.0, 0.0, 0.0
+    for i in range(n - 1):
+        gap += p_g[i] - p_d[i]
+        w1 += abs(gap)
+        if gap != 0.0:
+            tilt += math.copysign(i + 1.0, gap)
+    gap += p_g[n - 1] - p_d[n - 1]
+    return h * (w1 - gap * tilt / n)
+
+
+@njit(cache=True)
 def _kantorovich_potential(p_d, p_g, h, out):
     """u_{i+1} - u_i = h sign(F_g,i - F_d,i) (cumulative masses through cell i), mean 0."""
     gap, u, total = 0.0, 0.0, 0.0
@@ -169,6 +199,30 @@ def _kantorovich_potential(p_d, p_g, h, out):
     mean = total / p_d.size
     for i in range(p_d.size):
         out[i] -= mean
+
+
+@njit(cache=True, error_model="numpy")
+def _js_oracle_terms(p_d, p_g, out):
+    """p_d log(p_d / (p_d + p_g)) + p_g log(p_g / (p_d + p_g)) in each cell, 0 log 0 = 0.
+
+    Branch-free (selects only), so LLVM vectorizes the loop with gamesim.vecmath's log.
+    """
+    for i in range(p_d.size):
+        log_total = vlog(p_d[i] + p_g[i])
+        from_d = p_d[i] * (vlog(p_d[i]) - log_total)
+        from_g = p_g[i] * (vlog(p_g[i]) - log_total)
+        out[i] = (from_d if p_d[i] > 0.0 else 0.0) + (from_g if p_g[i] > 0.0 else 0.0)
+
+
+@njit(cache=True)
+def _harmonic_oracle_value(p_d, p_g):
+    """-1/2 sum p_d p_g / (p_d + p_g), 0 where both masses are 0."""
+    total = 0.0
+    for i in range(p_d.size):
+        both = p_d[i] + p_g[i]
+        if both > 0.0:
+            total -= 0.5 * p_d[i] * p_g[i] / both
+    return total
 
 
 class Minimax:
@@ -203,6 +257,14 @@ class Minimax:
 
     def value(self, p_d, p_g, u):
         return _logistic_value(p_d, p_g, u)
+
+    def oracle_value(self, p_d, p_g):
+        """-log 4 + 2 JS(p_d || p_g) in nats; for totals S_d, S_g exactly
+        -(S_d + S_g) log 2 + KL(p_d || m) + KL(p_g || m), m = (p_d + p_g) / 2.
+
+        That is the sum over cells of p_d log(p_d / (p_d + p_g)) + p_g log(p_g / (p_d + p_g)),
+        the value at D* = p_d / (p_d + p_g) (Goodfellow et al. 2014, Theorem 1)."""
+        return sum_of(filled(_js_oracle_terms, p_d, p_g))
 
     def discriminator_grad(self, p_d, p_g, u):
         return filled(_logistic_discriminator_grad, p_d, p_g, u)
@@ -253,6 +315,10 @@ class LeastSquares:
     def value(self, p_d, p_g, u):
         return _least_squares_value(p_d, p_g, u)
 
+    def oracle_value(self, p_d, p_g):
+        """-1/2 sum p_d p_g / (p_d + p_g) (0 where both are 0), for any totals."""
+        return _harmonic_oracle_value(p_d, p_g)
+
     def discriminator_grad(self, p_d, p_g, u):
         return p_d * (u - 1.0) + p_g * u
 
@@ -282,6 +348,10 @@ class Hinge:
 
     def value(self, p_d, p_g, u):
         return _hinge_value(p_d, p_g, u)
+
+    def oracle_value(self, p_d, p_g):
+        """2 TV - 2 = sum |p_d - p_g| - (S_d + S_g): -2 sum min(p_d, p_g), for any totals."""
+        return _hinge_oracle_value(p_d, p_g)
 
     def discriminator_grad(self, p_d, p_g, u):
         return filled(_hinge_discriminator_grad, p_d, p_g, u)
@@ -319,6 +389,16 @@ class Wasserstein:
 
     def value(self, p_d, p_g, u):
         return float((p_d - p_g) @ u)
+
+    def oracle_value(self, p_d, p_g):
+        """W1 = h sum_{i<N-1} |F_d,i - F_g,i| between the masses at the cell centres, plus
+        (S_d - S_g) c.
+
+        F: the cumulative masses through cell i; c = h sum_{i<N-1} sign(F_g,i - F_d,i)
+        (i + 1) / N is the oracle's centred potential at the last cell (V_D = sum (p_d - p_g) u*
+        summed by parts). The second term is 0 when the totals agree (to rounding); it is kept
+        so that the identity is exact on the grid whatever the totals."""
+        return _w1_oracle_value(p_d, p_g, self.h)
 
     def discriminator_grad(self, p_d, p_g, u):
         return p_g - p_d
