@@ -7,6 +7,7 @@ tolerance. ``quick`` uses smaller grids, fewer repetitions and shorter runs (the
 within a minute); the tolerances are derived for each size, not loosened for speed.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,7 +15,33 @@ from matplotlib.figure import Figure
 
 from . import engine, sampled, scenario
 from .exact import Exact
-from .reproduce import row
+
+@dataclasses.dataclass
+class Row:
+    """One line of the report: a claim and its verdict."""
+
+    paper: str
+    claim: str
+    expected: str
+    measured: str
+    tolerance: str
+    passed: bool
+    figure: str | None = None  # file name under figures/, set when the check's figure is saved
+
+
+def row(paper, claim, expected, measured, tolerance, passed=None):
+    """A report row; numbers are formatted, and ``passed`` defaults to
+    |measured - expected| <= tolerance."""
+    if passed is None:
+        passed = abs(measured - expected) <= tolerance
+    return Row(paper, claim, _text(expected), _text(measured), _text(tolerance), bool(passed))
+
+
+def _text(value):
+    if isinstance(value, str):
+        return value
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
+
 
 GOODFELLOW = "Goodfellow et al. 2014"
 ARJOVSKY = "Arjovsky, Chintala, Bottou 2017"
@@ -212,5 +239,119 @@ def sampled_unbiasedness(quick):
     return rows, None
 
 
+MESCHEDER = "Mescheder, Geiger, Nowozin 2018"
+DIRAC_LR = 0.1
+DIRAC = {  # the Dirac-GAN: p_g = delta_theta against D(x) = sigmoid(psi x), target at 0
+    "grid": {"lower": -4.0, "upper": 4.0, "points": 801}, "target": {"kind": "point", "at": 0.0},
+    "generator": {"kind": "point", "at": 1.0, "optimizer": {"kind": "sgd", "lr": DIRAC_LR}},
+    "discriminator": {"kind": "logistic", "features": "polynomial", "degree": 1, "bias": False,
+                      "standardize": False, "init": [1.0],
+                      "optimizer": {"kind": "sgd", "lr": DIRAC_LR}},
+    "game": {"schedule": "simultaneous"}, "metrics": {"distances": ["w1"]}}
+EQUILIBRIUM = {"theta": [0.0], "psi": [0.0]}
+
+
+def dirac(iterations=0, regularizer=None, **game):
+    """The Dirac-GAN's table with ``regularizer`` and ``[game]`` keys changed."""
+    table = {**DIRAC, "iterations": iterations, "game": {**DIRAC["game"], **game},
+             "discriminator": dict(DIRAC["discriminator"])}
+    if regularizer is not None:
+        table["discriminator"]["regularizer"] = regularizer
+    return table
+
+
+def _paired(measured, expected):
+    """The largest distance between two lists of complex eigenvalues, matched in order of
+    (real part, imaginary part)."""
+    def order(z):
+        return round(z.real, 6), round(z.imag, 6)
+
+    measured = sorted((complex(re, im) for re, im in measured), key=order)
+    expected = sorted(expected, key=order)
+    return max(abs(a - b) for a, b in zip(measured, expected, strict=True))
+
+
+def mescheder_dirac_gan(quick):
+    """The Dirac-GAN table of Mescheder et al. 2018 (sections 2-3): the Jacobian's
+    eigenvalues at the equilibrium (0, 0) in closed form against gamesim's analysis, and the
+    update map's spectral radius against |1 + h lambda| (or 1 for alternating play).
+
+    The closed forms hold for this game as written: a degree-1 discriminator without bias or
+    standardizing, f'(0) = 1/2 (the logistic loss), equal learning rates h, and for R1 and R2
+    a gamma other than 1, where the repeated eigenvalue -1/2 would split under the finite
+    differences and could not be compared one by one."""
+    half = 0.5  # f'(0)
+    cases = [
+        ("simultaneous gradient play", dirac(), [1j * half, -1j * half], None),
+        ("R1, gamma = 0.3 (complex pair)", dirac(regularizer={"kind": "r1", "gamma": 0.3}),
+         None, 0.3),
+        ("R1, gamma = 2 (real pair)", dirac(regularizer={"kind": "r1", "gamma": 2.0}), None, 2.0),
+        ("R2, gamma = 0.3 (as R1 here: D's slope is psi at every x)",
+         dirac(regularizer={"kind": "r2", "gamma": 0.3}), None, 0.3),
+    ]
+    rows, fig = [], None
+    fig, ax = _frame(f"{MESCHEDER}: Dirac-GAN eigenvalues at (0, 0), closed form (+) and "
+                     f"gamesim (o)", "real part", "imaginary part")
+    for k, (what, table, expected, gamma) in enumerate(cases):
+        if expected is None:
+            root = np.sqrt(complex(gamma ** 2 / 4 - half ** 2))
+            expected = [-gamma / 2 + root, -gamma / 2 - root]
+        point = engine.analyze(load("dirac", table), EQUILIBRIUM)["points"][0]
+        rows.append(row(MESCHEDER, f"Dirac-GAN, {what}: J's eigenvalues "
+                                   f"{_complexes(expected)} (largest distance)", 0.0,
+                        _paired(point["jacobian_eigenvalues"], expected), 1e-6))
+        radius = max(abs(1 + DIRAC_LR * z) for z in expected)
+        rows.append(row(MESCHEDER, f"Dirac-GAN, {what}, simultaneous sgd lr {DIRAC_LR}: "
+                                   f"spectral radius max |1 + h lambda|"
+                                   f"{' > 1: spirals out' if radius > 1 else ' < 1: converges'}",
+                        radius, point["spectral_radius"], 1e-6))
+        pairs = np.array(point["jacobian_eigenvalues"])
+        ax.plot(pairs[:, 0], pairs[:, 1], "o", color=f"C{k}", fillstyle="none", label=what)
+        ax.plot([z.real for z in expected], [z.imag for z in expected], "+", color=f"C{k}",
+                markersize=12)
+    point = engine.analyze(load("dirac", dirac(schedule="alternating")),
+                           EQUILIBRIUM)["points"][0]
+    rows.append(row(MESCHEDER, "Dirac-GAN, alternating sgd: the update map's eigenvalues lie on "
+                               "the unit circle (spectral radius 1: it cycles)", 1.0,
+                    point["spectral_radius"], 1e-6))
+    gamma = 1.0
+    point = engine.analyze(load("dirac", dirac(consensus=gamma)), EQUILIBRIUM)["points"][0]
+    expected = [-gamma * half ** 2 + 1j * half, -gamma * half ** 2 - 1j * half]
+    rows.append(row("Mescheder, Nowozin, Geiger 2017",
+                    f"Dirac-GAN, consensus optimization gamma = {gamma:g}: J - gamma J^T J has "
+                    f"eigenvalues {_complexes(expected)} (largest distance)", 0.0,
+                    _paired(point["consensus_jacobian_eigenvalues"], expected), 1e-6))
+    ax.axvline(0.0, color="0.5", linewidth=0.8)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(fontsize=7)
+    return rows + _wgan(quick), fig
+
+
+def _complexes(values):
+    return ", ".join(f"{z.real:.4g}{z.imag:+.4g}i" for z in values)
+
+
+def _wgan(quick):
+    """WGAN (weight clipping) and WGAN-GP on the Dirac-GAN, by their measured behaviour
+    only (Mescheder et al. 2018, section 3.2: neither converges to the equilibrium)."""
+    rows = []
+    iterations = 1000 if quick else 4000
+    for name, regularizer in (("WGAN, clip c = 1", {"kind": "clip", "c": 1.0}),
+                              ("WGAN-GP, gamma = 1",
+                               {"kind": "gradient_penalty", "gamma": 1.0})):
+        table = dirac(iterations, regularizer, objective="wasserstein")
+        table["record_every"] = 10
+        result = engine.run(load("dirac-wgan", table))
+        series = np.array(result.rows)[:, [result.columns.index("g.theta"),
+                                           result.columns.index("d.w1")]]
+        late = np.hypot(series[len(series) // 2:, 0], series[len(series) // 2:, 1])
+        rows.append(row(MESCHEDER, f"Dirac-GAN, {name}, simultaneous sgd: does not converge "
+                                   f"to (0, 0) (the smallest distance to it over the run's "
+                                   f"second half, from 1.41 at the start)", "> 0.1",
+                        float(late.min()), "-", passed=late.min() > 0.1))
+    return rows
+
+
 CHECKS = (goodfellow_proposition_1, goodfellow_theorem_1, arjovsky_example_1,
-          gaussian_closed_forms, grid_refinement_orders, sampled_unbiasedness)
+          gaussian_closed_forms, grid_refinement_orders, sampled_unbiasedness,
+          mescheder_dirac_gan)

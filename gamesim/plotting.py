@@ -7,6 +7,7 @@ D dashed blue, D = 1/2 marked. Legends sit outside the axes, never over the data
 keep their scale when a value is exactly 0 and draw it at the axis floor, marked.
 """
 
+import json
 import math
 import os
 import textwrap
@@ -30,6 +31,8 @@ REASONS = {
     "phase": "it needs two one-parameter players",
     "transform": "it needs a generator with a transform G(z)",
     "animation": "it needs at least two snapshots",
+    "eigenvalues": "it needs the run directory's stability.json ([analysis] stability, or "
+                   "gamesim analyze)",
 }
 # fixed dates and no software tag: the same data gives the same file
 METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
@@ -147,8 +150,8 @@ def plot_value(ax, run):
 
 def distance_columns(run):
     """The recorded distances to the data: metric columns but the value, the players'
-    parameters, gradient norms, batch estimates, mass_outside and d_max_dev."""
-    skip = {"iteration", "value", "mass_outside", "d_max_dev", *parameter_columns(run)}
+    parameters, gradient norms, batch estimates, mass_outside and the D = 1/2 measures."""
+    skip = {"iteration", "value", "mass_outside", *D_DEVIATIONS, *parameter_columns(run)}
     return [name for name in run.columns if name not in skip
             and not name.startswith("grad_norm") and not name.startswith("batch_")]
 
@@ -166,12 +169,19 @@ def plot_distances(ax, run):
     legend_below(ax)
 
 
+# the D = 1/2 measures (0 at the equilibrium of Proposition 1) and their labels: the largest
+# deviation over cells with mass, and the mass-weighted mean, which a cell holding 1e-98 of
+# mass cannot dominate
+D_DEVIATIONS = {"d_max_dev": "max |D - 1/2|", "d_mean_dev": "mass-weighted mean |D - 1/2|"}
+
+
 def plot_d_deviation(ax, run):
-    """max |D - 1/2| over the cells where p_data + p_g > 0, against iteration (log scale):
-    0 at the equilibrium of Proposition 1."""
-    log_lines(ax, [("max |D - 1/2|", run.columns["iteration"], run.columns["d_max_dev"], "C3")])
+    """The D = 1/2 measures against iteration (log scale)."""
+    log_lines(ax, [(label, run.columns["iteration"], run.columns[name], color)
+                   for (name, label), color in zip(D_DEVIATIONS.items(), ("C3", "C4"))
+                   if name in run.columns])
     ax.set_xlabel("iteration")
-    ax.set_ylabel("max |D(x) - 1/2| (log scale)")
+    ax.set_ylabel("|D(x) - 1/2| (log scale)")
     legend_below(ax)
 
 
@@ -504,6 +514,70 @@ def save_animation(run, path, mp4=None):
     return written
 
 
+def stability_document(run):
+    """The run directory's stability.json as a dict, or None (none there, unreadable, or a
+    run in memory that has no directory yet)."""
+    path = getattr(run, "path", None)
+    if path is None:
+        return None
+    try:
+        with open(os.path.join(path, "stability.json")) as f:
+            document = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and \
+        isinstance(document.get("points"), list) else None
+
+
+def _point_label(point):
+    label = str(point.get("label", "point"))
+    if point.get("iteration") is not None:
+        label += f" (iteration {point['iteration']})"
+    verdict = point.get("verdict")
+    return label + ("" if not verdict else ": " + ", ".join(
+        f"{k} {v}" for k, v in verdict.items() if isinstance(v, str)))
+
+
+def plot_eigenvalues(axes, document):
+    """The eigenvalues of each analysed point, one colour per point: J's (the field's
+    Jacobian) on ``axes[0]`` with the imaginary axis marked (stable left of it), the update
+    map's on ``axes[1]`` with the unit circle (stable inside it)."""
+    flow, update = axes
+    angle = np.linspace(0.0, 2.0 * math.pi, 361)
+    update.plot(np.cos(angle), np.sin(angle), color="0.5", linewidth=0.8, label="unit circle")
+    flow.axvline(0.0, color="0.5", linewidth=0.8, label="imaginary axis")
+    for i, point in enumerate(document["points"]):
+        color = f"C{i % 10}"
+        for ax, key, marker, what in (
+                (flow, "jacobian_eigenvalues", "o", ""),
+                (flow, "consensus_jacobian_eigenvalues", "s", "J - gamma J^T J, "),
+                (update, "update_eigenvalues", "x", "")):
+            if not point.get(key):
+                continue
+            pairs = drawable(np.array(point[key], dtype=float).reshape(-1, 2))
+            ax.plot(pairs[:, 0], pairs[:, 1], marker, color=color, markersize=6,
+                    fillstyle="none", linestyle="none", label=what + _point_label(point))
+    flow.set_title("Jacobian J of the field (gradient flow)", fontsize=9)
+    update.set_title("update map F (one iteration)", fontsize=9)
+    # the complex plane at one scale, so that a real part of 1e-14 looks like zero
+    flow.set_aspect("equal", adjustable="datalim")
+    update.set_aspect("equal", adjustable="datalim")
+    for ax in axes:
+        ax.axhline(0.0, color="0.85", linewidth=0.6)
+        ax.set_xlabel("real part")
+        ax.set_ylabel("imaginary part")
+        legend_below(ax, ncol=1, fontsize=7)
+
+
+def figure_eigenvalues(run):
+    """The eigenvalues plot of a run whose directory holds stability.json."""
+    document = stability_document(run)
+    entries = sum(1 + bool(p.get("consensus_jacobian_eigenvalues")) for p in document["points"])
+    fig, axes = _titled(run, 11.0, 4.8, cols=2, below=0.25 + 0.16 * entries)
+    plot_eigenvalues(axes, document)
+    return fig
+
+
 KINDS = {
     "convergence": (lambda run: True, figure_convergence),
     "densities": (lambda run: len(run.snapshots["iterations"]) > 0, figure_densities),
@@ -513,6 +587,7 @@ KINDS = {
     "transform": (lambda run: "transform" in run.snapshots and "z" in run.snapshots,
                   figure_transform),
     "animation": (lambda run: len(run.snapshots["iterations"]) > 1, None),
+    "eigenvalues": (lambda run: stability_document(run) is not None, figure_eigenvalues),
 }
 
 

@@ -1,6 +1,7 @@
 """``gamesim reproduce``: run the literature checks shipped with gamesim and write report.md.
 
-Each check (:mod:`gamesim.literature`) states a paper's claim, the number it predicts, the
+Each check (:mod:`gamesim.literature`, where its report :class:`~gamesim.literature.Row` is
+defined) states a paper's claim, the number it predicts, the
 number gamesim measures and the tolerance between them, and may draw a figure. The report
 folder is reserved and written whole as a run directory is (gamesim/results.py): report.md,
 report.json and figures/. The exit status is 0 when every check passes and 3 when any fails;
@@ -11,34 +12,9 @@ import dataclasses
 import json
 import os
 
+from . import literature
+
 FAILED = 3  # the exit status when a check fails
-
-
-@dataclasses.dataclass
-class Row:
-    """One line of the report: a claim and its verdict."""
-
-    paper: str
-    claim: str
-    expected: str
-    measured: str
-    tolerance: str
-    passed: bool
-    figure: str | None = None  # file name under figures/, set when the check's figure is saved
-
-
-def row(paper, claim, expected, measured, tolerance, passed=None):
-    """A report row; numbers are formatted, and ``passed`` defaults to
-    |measured - expected| <= tolerance."""
-    if passed is None:
-        passed = abs(measured - expected) <= tolerance
-    return Row(paper, claim, _text(expected), _text(measured), _text(tolerance), bool(passed))
-
-
-def _text(value):
-    if isinstance(value, str):
-        return value
-    return f"{value:.10g}" if isinstance(value, float) else str(value)
 
 
 def run_checks(checks, quick, figures):
@@ -80,7 +56,7 @@ def reproduce(out=None, quick=False, checks=None):
     Returns (the folder's path, the rows)."""
     from matplotlib import use
 
-    from . import literature, results
+    from . import results
 
     use("Agg")
     checks = literature.CHECKS if checks is None else checks

@@ -35,7 +35,7 @@ class _Top:
 
 
 class _Stop:
-    metric: str = param(help="a recorded metric: value, a distance, d_max_dev or mass_outside")
+    metric: str = param(help="a recorded metric: value, a distance, d_max_dev, d_mean_dev or mass_outside")
     below: float = param(help="stop (status 'converged') once the metric is below this")
 
 

@@ -84,7 +84,8 @@ def test_a_recorded_row_reuses_the_steps_gradients(monkeypatch, record_every):
     recorded (the last row, with no step after it, computes its own; then the phase field)."""
     n = 40
     sc = scenario.load(os.path.join(SCENARIOS, "dirac-gan-simultaneous.toml"),
-                       [f"iterations={n}", f"record_every={record_every}"])
+                       [f"iterations={n}", f"record_every={record_every}",
+                        "analysis={}"])
     g_calls = counted(monkeypatch, sc.objective, "generator_grad")
     d_calls = counted(monkeypatch, sc.objective, "discriminator_grad")
     result = engine.run(sc)

@@ -143,7 +143,7 @@ def test_log_axes_keep_their_scale_and_mark_exact_zeros():
     it = run.columns["iteration"]
     ax_dist = next(ax for ax in fig.axes if ax.get_ylabel().startswith("distance"))
     _assert_zeros_marked(ax_dist, "js", run.columns["js"], it)
-    ax_dev = next(ax for ax in fig.axes if ax.get_ylabel().startswith("max |D"))
+    ax_dev = next(ax for ax in fig.axes if ax.get_ylabel().startswith("|D(x) - 1/2|"))
     _assert_zeros_marked(ax_dev, "max |D - 1/2|", run.columns["d_max_dev"], it)
 
 

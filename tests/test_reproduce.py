@@ -37,7 +37,7 @@ def test_papers_and_claims_are_covered(quick_report):
 
 def broken(quick):
     """A check whose claim is false: 1 + 1 = 3 within 1e-9."""
-    return [reproduce.row("nobody", "1 + 1 = 3", 3.0, 2.0, 1e-9)], None
+    return [literature.row("nobody", "1 + 1 = 3", 3.0, 2.0, 1e-9)], None
 
 
 def test_a_failing_check_is_reported_as_failed(tmp_path):
