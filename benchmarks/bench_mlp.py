@@ -1,112 +1,88 @@
-"""Per-iteration cost of an MLP-vs-MLP game against a plain NumPy loop doing the same work.
+"""Per-iteration cost of the MLP-vs-MLP game: gamesim against NumPy, JAX and PyTorch.
 
-The game is scenarios/mlp-gan.toml's (MLP generator, 16 tanh units, M = 257 nodes, against an
-MLP discriminator, 16 tanh units, on [-6, 6]; alternating schedule, 1 discriminator step, adam
-with lr 0.005 and beta1 0.5 for both) with the minimax objective (mlp-gan.toml plays the
-non-saturating one, whose generator gradient softplus(-u) costs the same), at several grid
-sizes N.
+The game is scenarios/mlp-gan.toml's, loaded from the file with only the grid size, the
+iterations and the output changed: an MLP generator (16 tanh units, M = 257 nodes, each of
+the M - 1 segments depositing mass 1/(M - 1) uniformly over its span by exact cell
+integrals, widened to one cell about its midpoint if shorter, mass beyond the grid in the
+edge cells) against an MLP discriminator (16 tanh units on standardized cell centres), the
+non-saturating objective, alternating schedule with one discriminator step, adam (lr 0.005,
+beta1 0.5, beta2 0.999, eps 1e-8) for both, on [-6, 6] with N cells.
 
-gamesim's time is its whole engine loop (plugin calls included, recording only at the ends).
-The NumPy loop is a straightforward vectorized implementation of the same iteration:
+One iteration: p_g from the generator; D's gradient d(-V)/du = p_g sigma(u) - p_d sigma(-u)
+through its MLP, an adam step; u at the new psi; G's gradient dL/dp_g = softplus(-u) through
+the deposit and its MLP, an adam step. The references:
 
-1. generator forward: the MLP at the M nodes, then the piecewise-linear pushforward (each of
-   the M - 1 segments carries mass 1/(M - 1) uniformly over its span, widened to one cell
-   about its midpoint if shorter, deposited by exact cell integrals, mass beyond the grid in
-   the edge cells; the mass beyond the grid is computed too, as gamesim tracks it);
-2. the discriminator's gradient d(-V)/du = p_g sigma(u) - p_d sigma(-u), its VJP through the
-   MLP on the grid, an adam step, the discriminator forward at the new parameters;
-3. the generator's gradient -softplus(u), its VJP through the deposit and the MLP, an adam step.
+- numpy: vectorized NumPy (np.tanh and BLAS products over N x H arrays, the deposit by
+  np.bincount over (segment, cell) pairs), D's activations kept from its forward pass;
+- jax: the iteration written with jax.numpy (the deposit: first and last cells of each span
+  scattered, interior cells by a difference array and cumsum), gradients by jax.vjp/jax.grad,
+  adam by hand, the whole iteration under one jax.jit, float64, called once an iteration
+  from Python; "jax loop": the same step under lax.fori_loop, one call for all iterations;
+- torch: the same in PyTorch (CPU, float64, autograd, torch.optim.Adam), D's output
+  recomputed each iteration.
 
-The discriminator's hidden activations from its forward pass are kept for its VJP in the next
-iteration (psi does not change in between), as anyone writing the loop by hand would do.
+gamesim's time per iteration is the difference of two ``engine.run`` lengths (3K and K
+iterations, rows at the ends only) divided by 2K, so the start-up cancels; the references
+run K iterations after a warm-up (JAX compiles there), fewer if K would take over four times
+gamesim's shorter run (the iterations each ran are printed). Each (N, threads) pair runs in a fresh
+process: "1 thread" pins it to one CPU and sets OMP/OpenBLAS/MKL/Numba threads to 1 and
+XLA_FLAGS=--xla_cpu_multi_thread_eigen=false (torch.set_num_threads(1)); "default" leaves
+all as installed. gamesim's Numba kernels are serial either way.
 
-Before timing, the NumPy loop is checked against gamesim's trajectory from the same initial
-parameters (the timed game's, and a start that exercises every branch of the deposit: segments
-running backwards, widened ones, mass beyond the grid): after --check iterations masses,
-discriminator outputs and parameters must agree to 1e-10 (the script stops otherwise). The two
-round differently (gamesim's Numba kernels compute tanh from one exp per block of evenly spaced
-inputs and sum in their own order, see plugins/network.py; NumPy calls np.tanh and BLAS), so
-after one iteration everything agrees to a few 1e-16, not bit for bit; the differences then
-grow with the iterations, the faster the finer the grid (a cell mass moves by dx / h when a
-node moves by dx): about 1e-13 after 10 iterations at N = 65536, 1e-10 in the parameters
-(1e-8 in the masses) after 25.
+Before timing, each reference runs --check iterations from gamesim's initial parameters and
+is compared with gamesim's state (engine.iteration's step) at the same iteration: the max
+differences of p_g, u, theta and psi are printed (and the script stops if one exceeds 1e-8).
+They round differently (gamesim's tanh from one exp per block of evenly spaced inputs, sums
+in its own order), so the differences start at a few 1e-16 and grow with the iterations,
+the faster the finer the grid. The check also runs from a start that exercises every branch
+of the deposit (segments running backwards, widened ones, mass beyond the grid).
 
-Each grid size runs in a fresh process, as `gamesim run` would: the NumPy loop's N x H
-temporaries of 128 KiB or more (N >= 1024) are served by mmap and page-faulted afresh until the
-allocator has once freed a larger block, so timings in one long process would depend on the
-sizes run before (gamesim allocates no N x H temporaries and recycles its kept activations).
-Prints medians of several repeats (interleaved) and the ratio NumPy / gamesim (> 1 means
-gamesim is faster).
+Prints medians (ranges) of interleaved repeats and the ratios gamesim / reference of repeats
+measured side by side (< 1: gamesim faster).
 
-    python benchmarks/bench_mlp.py [--sizes 512 2048 8192 65536] [--repeats 5] [--check 10]
+    python benchmarks/bench_mlp.py [--sizes 256 2048 8192 65536] [--repeats 5] [--quick]
 """
 
 import argparse
 import json
 import os
 import subprocess
-import statistics
 import sys
 
 import numpy as np
-
-import gamesim
-from common import load_scenario as load_scenario_text, seconds
-
-from gamesim import engine
-from gamesim import plugins as plugin_manager
+from common import ONE_THREAD_ENV, header, interleaved, ratios, seconds, shipped, spread
 
 HIDDEN = 16      # both networks' hidden units, as in mlp-gan.toml
 NODES = 257      # the generator's M, as in mlp-gan.toml
 LR, BETA1, BETA2, EPS = 0.005, 0.5, 0.999, 1e-8
-TOLERANCE = 1e-10
-# trajectory checks: (label, seed, generator init_scale). "mlp-gan" is the timed game; "edges"
-# starts the generator with segments running backwards, segments shorter than a cell and most
-# of its mass beyond the grid's upper edge, so every branch of the deposit is compared.
-CHECKS = (("mlp-gan", 0, 1.0), ("edges", 4, 8.0))
-
-SCENARIO = """
-name = "bench-mlp"
-seed = {seed}
-iterations = {iterations}
-record_every = {iterations}
-[grid]
-lower = -6.0
-upper = 6.0
-points = {points}
-[target]
-kind = "mixture"
-components = [{{ kind = "normal", mean = -2.0, std = 0.5, weight = 0.5 }},
-              {{ kind = "normal", mean = 2.0, std = 0.5, weight = 0.5 }}]
-[generator]
-kind = "mlp"
-hidden = {hidden}
-activation = "tanh"
-nodes = {nodes}
-init_scale = {init_scale}
-optimizer = {{ kind = "adam", lr = {lr}, beta1 = {beta1}, beta2 = {beta2}, eps = {eps} }}
-[discriminator]
-kind = "mlp"
-hidden = {hidden}
-activation = "tanh"
-steps = 1
-optimizer = {{ kind = "adam", lr = {lr}, beta1 = {beta1}, beta2 = {beta2}, eps = {eps} }}
-[game]
-mode = "adversarial"
-objective = "minimax"
-schedule = "alternating"
-[metrics]
-distances = []
-[output]
-snapshots = 1
-"""
+TOLERANCE = 1e-8
+# trajectory checks: (label, overrides). "mlp-gan" is the timed game; "edges" starts the
+# generator with segments running backwards, segments shorter than a cell and most of its
+# mass beyond the grid's upper edge, so every branch of the deposit is compared.
+CHECKS = (("mlp-gan", ()), ("edges", ("seed=4", "generator.init_scale=8.0")))
+REFERENCES = ("numpy", "jax", "jax loop", "torch")
 
 
-def load_scenario(points, iterations, seed=0, init_scale=1.0):
-    text = SCENARIO.format(iterations=iterations, points=points, hidden=HIDDEN, nodes=NODES,
-                           lr=LR, beta1=BETA1, beta2=BETA2, eps=EPS, seed=seed,
-                           init_scale=init_scale)
-    return load_scenario_text(text)
+def load_scenario(points, iterations, extra=()):
+    """scenarios/mlp-gan.toml at ``points`` cells, rows only at the ends, no plots."""
+    sc = shipped("mlp-gan", [f"grid.points={points}", f"iterations={iterations}",
+                             f"record_every={iterations}", "metrics.distances=[]",
+                             "output.plots=[]", "output.snapshots=1", *extra])
+    g, d = sc.generator, sc.discriminator
+    assert (g.hidden, g.nodes, d.hidden, g.activation, d.activation, d.standardize) == \
+        (HIDDEN, NODES, HIDDEN, "tanh", "tanh", True), "mlp-gan.toml changed"
+    assert sc.objective.name == "nonsaturating" and sc.schedule == "alternating" and sc.steps == 1
+    for opt in (sc.generator_optimizer, sc.discriminator_optimizer):
+        assert (opt.name, opt.lr, opt.beta1, opt.beta2, opt.eps) == ("adam", LR, BETA1, BETA2, EPS)
+    return sc
+
+
+def game_of(sc):
+    """(p_d, lower, h, N, generator inputs, discriminator inputs) as NumPy arrays."""
+    g = sc.grid
+    half_width = 0.5 * (g.upper - g.lower)
+    s_disc = (np.asarray(g.x, np.float64) - 0.5 * (g.lower + g.upper)) / half_width
+    return sc.p_data, g.lower, g.h, g.points, np.linspace(-1.0, 1.0, NODES), s_disc
 
 
 # ---------------------------------------------------------------- the plain NumPy game
@@ -215,13 +191,10 @@ def sigmoids(u):
     return np.where(pos, r, e * r), np.where(pos, e * r, r)
 
 
-def numpy_game(p_d, x, lower, h, theta, psi, iterations):
+def numpy_game(game, theta, psi, iterations):
     """``iterations`` alternating steps from (theta, psi), modified in place. Returns
     (theta, psi, max mass beyond the grid)."""
-    n = p_d.size
-    s_gen = np.linspace(-1.0, 1.0, NODES)
-    half_width = 0.5 * n * h
-    s_disc = (x - (lower + half_width)) / half_width
+    p_d, lower, h, n, s_gen, s_disc = game
     g_opt, d_opt = Adam(theta.size), Adam(psi.size)
     u, act_d = mlp_forward(s_disc, psi)
     max_outside = 0.0
@@ -234,146 +207,309 @@ def numpy_game(p_d, x, lower, h, theta, psi, iterations):
         sig, sig_neg = sigmoids(u)
         d_opt.step(psi, mlp_vjp(s_disc, psi, act_d, p_g * sig - p_d * sig_neg))
         u, act_d = mlp_forward(s_disc, psi)
-        # generator step against the new discriminator: dL/dp_g = -softplus(u)
-        g_x = dep.vjp(-np.logaddexp(0.0, u))
+        # generator step against the new discriminator (non-saturating): dL/dp_g = softplus(-u)
+        g_x = dep.vjp(np.logaddexp(0.0, -u))
         g_opt.step(theta, mlp_vjp(s_gen, theta, act_g, g_x))
     return theta, psi, max_outside
 
 
-def numpy_state(sc, theta, psi):
-    """p_g and u at (theta, psi), the NumPy way."""
-    g = sc.grid
-    xs, _ = mlp_forward(np.linspace(-1.0, 1.0, NODES), theta)
-    half_width = 0.5 * g.points * g.h
-    u, _ = mlp_forward((g.x - (g.lower + half_width)) / half_width, psi)
-    return Deposit(xs, g.lower, g.h, g.points).masses, u
+def numpy_reference(game, theta, psi):
+    """run(iterations) -> (theta, psi) of the NumPy game from (theta, psi)."""
+    def run(iterations):
+        th, ps, _ = numpy_game(game, theta.copy(), psi.copy(), iterations)
+        return th, ps
+    return run
 
 
-# ---------------------------------------------------------------- verification
+# ---------------------------------------------------------------- JAX
 
-class _Capture:
-    """An observer that keeps the engine's state at each recorded row."""
+def jax_reference(game, theta, psi, loop=False):
+    """run(iterations) -> (theta, psi) of the jitted JAX game from (theta, psi); ``loop``:
+    all iterations in one lax.fori_loop instead of one jitted call per iteration."""
+    import jax
+    import jax.numpy as jnp
 
-    def __init__(self):
-        self.states = {}
+    jax.config.update("jax_enable_x64", True)
+    p_d_np, lower, h, n, s_gen_np, s_disc_np = game
+    p_d, s_gen, s_disc = jnp.asarray(p_d_np), jnp.asarray(s_gen_np), jnp.asarray(s_disc_np)
+    H, w = HIDDEN, 1.0 / (NODES - 1)
 
-    @gamesim.hookimpl
-    def gamesim_record(self, scenario, state):
-        self.states[state.iteration] = {k: np.array(getattr(state, k), copy=True)
-                                        for k in ("theta", "psi", "p_gen", "u")}
-        return {}
+    def mlp(s, th):
+        return jnp.tanh(jnp.outer(s, th[:H]) + th[H:2 * H]) @ th[2 * H:3 * H] + th[3 * H]
+
+    def deposit(xs):
+        x0, x1 = xs[:-1], xs[1:]
+        lo, hi = jnp.minimum(x0, x1), jnp.maximum(x0, x1)
+        short = hi - lo < h
+        mid = 0.5 * (lo + hi)
+        a = jnp.where(short, mid - 0.5 * h, lo)
+        b = jnp.where(short, mid + 0.5 * h, hi)
+        ka = jnp.clip(jnp.floor((a - lower) / h), 0, n - 1).astype(jnp.int64)
+        kb = jnp.clip(jnp.floor((b - lower) / h), 0, n - 1).astype(jnp.int64)
+        same = ka == kb
+        dens = w / (b - a)
+        first = jnp.minimum(w, dens * jnp.maximum(0.0, lower + (ka + 1) * h - a))
+        last = jnp.maximum(0.0, w - first - dens * h * (kb - ka - 1))
+        inner = jnp.where(kb > ka + 1, dens * h, 0.0)  # each cell strictly inside the span
+        ramp = jnp.zeros(n + 1).at[ka + 1].add(inner).at[kb].add(-inner)
+        p = jnp.cumsum(ramp)[:n]
+        return p.at[ka].add(jnp.where(same, w, first)).at[kb].add(jnp.where(same, 0.0, last))
+
+    def adam(x, g, m, v, t):
+        m = BETA1 * m + (1.0 - BETA1) * g
+        v = BETA2 * v + (1.0 - BETA2) * g * g
+        c1, c2 = 1.0 - BETA1 ** t, 1.0 - BETA2 ** t
+        return x - LR * (m / c1) / (jnp.sqrt(v / c2) + EPS), m, v
+
+    def step(state):
+        th, ps, mg, vg, md, vd, t = state
+        t = t + 1.0
+        p_g, deposit_vjp = jax.vjp(lambda x: deposit(mlp(s_gen, x)), th)
+
+        def d_loss(x):  # -V_D
+            u = mlp(s_disc, x)
+            return jnp.sum(p_d * jax.nn.softplus(-u) + p_g * jax.nn.softplus(u))
+
+        ps, md, vd = adam(ps, jax.grad(d_loss)(ps), md, vd, t)
+        g_th, = deposit_vjp(jax.nn.softplus(-mlp(s_disc, ps)))  # non-saturating
+        th, mg, vg = adam(th, g_th, mg, vg, t)
+        return th, ps, mg, vg, md, vd, t
+
+    zeros_g, zeros_d = jnp.zeros(theta.size), jnp.zeros(psi.size)
+    start = (jnp.asarray(theta), jnp.asarray(psi), zeros_g, zeros_g, zeros_d, zeros_d, 0.0)
+    if loop:
+        many = jax.jit(lambda state, k: jax.lax.fori_loop(0, k, lambda i, s: step(s), state))
+
+        def run(iterations):
+            state = many(start, iterations)
+            return np.asarray(state[0]), np.asarray(state[1])
+    else:
+        one = jax.jit(step)
+
+        def run(iterations):
+            state = start
+            for _ in range(iterations):
+                state = one(state)
+            return np.asarray(state[0]), np.asarray(state[1])
+    return run
 
 
-def engine_states(sc):
-    """gamesim's states at iteration 0 and at sc.iterations."""
-    capture = _Capture()
-    pm = plugin_manager.manager()
-    pm.register(capture, name="bench-mlp-capture")
-    try:
-        result = engine.run(sc)
-    finally:
-        pm.unregister(name="bench-mlp-capture")
-    assert result.status == "completed", result.status
-    return capture.states[0], capture.states[sc.iterations]
+# ---------------------------------------------------------------- PyTorch
+
+def torch_reference(game, theta, psi):
+    """run(iterations) -> (theta, psi) of the PyTorch game from (theta, psi)."""
+    import torch
+
+    p_d_np, lower, h, n, s_gen_np, s_disc_np = game
+    f64 = torch.float64
+    p_d, s_gen, s_disc = (torch.tensor(a, dtype=f64) for a in (p_d_np, s_gen_np, s_disc_np))
+    H, w = HIDDEN, 1.0 / (NODES - 1)
+    softplus = torch.nn.functional.softplus
+
+    def mlp(s, th):
+        return torch.tanh(torch.outer(s, th[:H]) + th[H:2 * H]) @ th[2 * H:3 * H] + th[3 * H]
+
+    def deposit(xs):
+        x0, x1 = xs[:-1], xs[1:]
+        lo, hi = torch.minimum(x0, x1), torch.maximum(x0, x1)
+        short = hi - lo < h
+        mid = 0.5 * (lo + hi)
+        a = torch.where(short, mid - 0.5 * h, lo)
+        b = torch.where(short, mid + 0.5 * h, hi)
+        with torch.no_grad():
+            ka = torch.clamp(torch.floor((a - lower) / h), 0, n - 1).long()
+            kb = torch.clamp(torch.floor((b - lower) / h), 0, n - 1).long()
+        same = ka == kb
+        dens = w / (b - a)
+        first = torch.clamp(dens * torch.clamp(lower + (ka + 1) * h - a, min=0.0), max=w)
+        last = torch.clamp(w - first - dens * h * (kb - ka - 1), min=0.0)
+        inner = torch.where(kb > ka + 1, dens * h, torch.zeros_like(dens))
+        ramp = torch.zeros(n + 1, dtype=f64).index_add(0, ka + 1, inner).index_add(0, kb, -inner)
+        p = torch.cumsum(ramp, 0)[:n]
+        p = p.index_add(0, ka, torch.where(same, torch.full_like(first, w), first))
+        return p.index_add(0, kb, torch.where(same, torch.zeros_like(last), last))
+
+    def run(iterations):
+        th = torch.tensor(theta, dtype=f64, requires_grad=True)
+        ps = torch.tensor(psi, dtype=f64, requires_grad=True)
+        opt_g = torch.optim.Adam([th], lr=LR, betas=(BETA1, BETA2), eps=EPS)
+        opt_d = torch.optim.Adam([ps], lr=LR, betas=(BETA1, BETA2), eps=EPS)
+        for _ in range(iterations):
+            p_g = deposit(mlp(s_gen, th))
+            u = mlp(s_disc, ps)
+            opt_d.zero_grad()
+            (p_d * softplus(-u) + p_g.detach() * softplus(u)).sum().backward()  # -V_D
+            opt_d.step()
+            with torch.no_grad():
+                u = mlp(s_disc, ps)
+            opt_g.zero_grad()
+            (p_g * softplus(-u)).sum().backward()  # non-saturating L_G
+            opt_g.step()
+        return th.detach().numpy().copy(), ps.detach().numpy().copy()
+    return run
 
 
-def verify(points, iterations, seed=0, init_scale=1.0):
-    """Max differences (masses, outputs, theta, psi) after ``iterations`` steps of both, the
-    distance the parameters moved, and what the initial generator exercises: segments
-    running backwards, widened (shorter than a cell), and its mass beyond the grid."""
-    sc = load_scenario(points, iterations, seed, init_scale)
-    start, end = engine_states(sc)
-    theta, psi, _ = numpy_game(sc.p_data, sc.grid.x, sc.grid.lower, sc.grid.h,
-                               start["theta"].copy(), start["psi"].copy(), iterations)
-    p_g, u = numpy_state(sc, theta, psi)
-    diffs = {"p_g": np.abs(p_g - end["p_gen"]).max(), "u": np.abs(u - end["u"]).max(),
-             "theta": np.abs(theta - end["theta"]).max(), "psi": np.abs(psi - end["psi"]).max()}
-    moved = max(np.abs(end["theta"] - start["theta"]).max(),
-                np.abs(end["psi"] - start["psi"]).max())
-    xs, _ = mlp_forward(np.linspace(-1.0, 1.0, NODES), start["theta"])
-    dep = Deposit(xs, sc.grid.lower, sc.grid.h, points)
-    exercised = (int((~dep.forward_seg).sum()), int(dep.short.sum()), dep.outside)
-    return diffs, moved, exercised
+# ---------------------------------------------------------------- checks and timing
+
+def available():
+    """The references whose library imports."""
+    names = ["numpy"]
+    for module, refs in (("jax", ("jax", "jax loop")), ("torch", ("torch",))):
+        try:
+            __import__(module)
+            names += refs
+        except ImportError:
+            pass
+    return names
 
 
-# ---------------------------------------------------------------- timing
+def references(names, game, theta, psi):
+    make = {"numpy": lambda: numpy_reference(game, theta, psi),
+            "jax": lambda: jax_reference(game, theta, psi),
+            "jax loop": lambda: jax_reference(game, theta, psi, loop=True),
+            "torch": lambda: torch_reference(game, theta, psi)}
+    return {name: make[name]() for name in names}
+
+
+def grid_state(sc, theta, psi):
+    """gamesim's p_g and u at (theta, psi)."""
+    return sc.generator.forward(theta)[0], sc.discriminator.forward(psi)
+
+
+def verify(n, iterations, names):
+    """{label: {reference: max differences of p_g, u, theta, psi}} after ``iterations``."""
+    from gamesim import engine
+
+    out = {}
+    for label, extra in CHECKS:
+        sc = load_scenario(n, iterations, extra)
+        step = engine.iteration(sc)
+        theta, psi, states = step.initial()
+        theta0, psi0 = theta.copy(), psi.copy()
+        for it in range(iterations):
+            theta, psi, states = step(theta, psi, states, it)
+        p_g, u = grid_state(sc, theta, psi)
+        runs = references(names, game_of(sc), theta0, psi0)
+        out[label] = {}
+        for name, run in runs.items():
+            th, ps = run(iterations)
+            q, v = grid_state(sc, th, ps)
+            out[label][name] = {"p_g": float(np.abs(q - p_g).max()),
+                                "u": float(np.abs(v - u).max()),
+                                "theta": float(np.abs(th - theta).max()),
+                                "psi": float(np.abs(ps - psi).max())}
+    return out
+
 
 def measure(n, args):
-    """Check the trajectories at n cells, then time both; a dict of the figures."""
-    checks = []
-    for label, seed, init_scale in CHECKS:
-        diffs, moved, (back, short, beyond) = verify(n, args.check, seed, init_scale)
-        checks.append({"label": label, **diffs, "moved": moved, "back": back, "short": short,
-                       "beyond": beyond})
-        worst = max(diffs.values())
-        if not worst <= TOLERANCE:
-            sys.exit(f"N = {n} ({label}): NumPy and gamesim disagree by {worst:.3g} > "
-                     f"{TOLERANCE:g} after {args.check} iterations; the timing would compare "
-                     f"different computations")
+    """Check the references at n cells, then time them and gamesim: a dict of the figures."""
+    from gamesim import engine
 
-    # a short calibration run sets the iterations to about --budget seconds per run, at least
-    # 30 so the two recorded rows (which take gradient norms) weigh little
-    sc = load_scenario(n, 10)
+    names = available()
+    checks = verify(n, args.check, names)
+    worst = max(v for ref in checks.values() for d in ref.values() for v in d.values())
+    if not worst <= TOLERANCE:
+        sys.exit(f"N = {n}: a reference and gamesim disagree by {worst:.3g} > {TOLERANCE:g} "
+                 f"after {args.check} iterations: {json.dumps(checks)}")
+    sc = load_scenario(n, 5)
     engine.run(sc)
-    per_it = engine.run(sc).wall_seconds / 10
-    iterations = int(min(5000, max(30, args.budget / per_it)))
-    sc = load_scenario(n, iterations)
-    engine.run(sc)  # warm up
-    gen_seed, disc_seed = np.random.SeedSequence(sc.seed).spawn(2)  # as the engine does
-    theta0 = sc.generator.init_params(np.random.default_rng(gen_seed))
-    psi0 = sc.discriminator.init_params(np.random.default_rng(disc_seed))
-    args_np = (sc.p_data, sc.grid.x, sc.grid.lower, sc.grid.h)
-    numpy_game(*args_np, theta0.copy(), psi0.copy(), 3)  # warm up
-    t_np, t_gs = [], []
-    for _ in range(args.repeats):  # interleaved, so a noisy neighbour hits both alike
-        t_np.append(seconds(lambda: numpy_game(*args_np, theta0.copy(), psi0.copy(),
-                                               iterations)))
-        t_gs.append(seconds(lambda: engine.run(sc)))
-    return {"n": n, "checks": checks, "iterations": iterations,
-            "numpy": statistics.median(t_np) / iterations,
-            "gamesim": statistics.median(t_gs) / iterations}
+    per_it = engine.run(sc).wall_seconds / 5
+    k = int(min(2000, max(5, args.budget / per_it)))
+    short, long = load_scenario(n, k), load_scenario(n, 3 * k)
+    engine.run(short)
+    step = engine.iteration(short)
+    theta, psi, _ = step.initial()
+    runs = references(names, game_of(short), theta, psi)
+    # each reference runs K iterations, fewer if that would take over 4x gamesim's run
+    ks = {}
+    for name, run in runs.items():
+        run(3)  # warm up: JAX compiles, PyTorch and BLAS allocate
+        ks[name] = int(min(k, max(3, 4 * args.budget / (seconds(lambda run=run: run(3)) / 3))))
+    fns = {"gs_short": lambda: engine.run(short), "gs_long": lambda: engine.run(long)}
+    fns.update({name: (lambda run=run, i=ks[name]: run(i)) for name, run in runs.items()})
+    t = interleaved(fns, args.repeats)
+    times = {"gamesim": [(b - a) / (2 * k) for a, b in zip(t["gs_short"], t["gs_long"])]}
+    times.update({name: [s / ks[name] for s in t[name]] for name in runs})
+    return {"n": n, "k": k, "ks": ks, "checks": checks, "times": times}
+
+
+def child_env(threads):
+    env = dict(os.environ)
+    if threads == "1":
+        env.update(ONE_THREAD_ENV)
+    return env
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 8192, 65536])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 2048, 8192, 65536])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--check", type=int, default=10,
                         help="iterations of the trajectory check before timing")
-    parser.add_argument("--budget", type=float, default=1.0,
-                        help="approximate seconds per timed run (sets the iterations)")
+    parser.add_argument("--budget", type=float, default=0.25,
+                        help="approximate seconds of gamesim's shorter run (sets K)")
+    parser.add_argument("--threads", nargs="+", default=["1", "default"],
+                        choices=["1", "default"])
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: N = 256 and 2048, 3 repeats, short runs")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.repeats, args.budget, args.check = [256, 2048], 3, 0.03, 5
     if args.child is not None:
+        if os.environ.get("OMP_NUM_THREADS") == "1":
+            import torch
+            torch.set_num_threads(1)
         print(json.dumps(measure(args.child, args)))
         return 0
 
+    header(__doc__.splitlines()[0])
+    print(f"references installed: {', '.join(available())}")
     results = []
-    for n in args.sizes:
-        print(f"N = {n} ...", file=sys.stderr, flush=True)
-        child = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", str(n),
-                                "--repeats", str(args.repeats), "--check", str(args.check),
-                                "--budget", str(args.budget)], capture_output=True, text=True)
-        if child.returncode != 0:
-            sys.stderr.write(child.stderr)
-            return child.returncode
-        results.append(json.loads(child.stdout.splitlines()[-1]))
-
-    print(f"trajectory check: {args.check} iterations of gamesim and of NumPy from gamesim's "
-          f"initial parameters, tolerance {TOLERANCE:g}")
-    print(f"{'N':>7} {'init':>8} {'max|dp_g|':>10} {'max|du|':>10} {'max|dtheta|':>12} "
-          f"{'max|dpsi|':>10} {'moved':>8}  segments back/short, mass beyond grid")
-    for r in results:
-        for c in r["checks"]:
-            print(f"{r['n']:>7} {c['label']:>8} {c['p_g']:>10.2e} {c['u']:>10.2e} "
-                  f"{c['theta']:>12.2e} {c['psi']:>10.2e} {c['moved']:>8.2e}  "
-                  f"{c['back']}/{c['short']}, {c['beyond']:.3f}")
-    print()
-    print(f"{'N':>7} {'iters':>6} {'numpy us/it':>12} {'gamesim us/it':>14} {'ratio':>6}")
-    for r in results:
-        print(f"{r['n']:>7} {r['iterations']:>6} {1e6 * r['numpy']:>12.1f} "
-              f"{1e6 * r['gamesim']:>14.1f} {r['numpy'] / r['gamesim']:>6.2f}")
+    for threads in args.threads:
+        for n in args.sizes:
+            print(f"N = {n}, threads {threads} ...", file=sys.stderr, flush=True)
+            command = [sys.executable, os.path.abspath(__file__), "--child", str(n),
+                       "--repeats", str(args.repeats), "--check", str(args.check),
+                       "--budget", str(args.budget)]
+            if threads == "1":  # one CPU: the first this process may use
+                command = ["taskset", "-c", str(min(os.sched_getaffinity(0)))] + command
+            child = subprocess.run(command, check=False, capture_output=True, text=True,
+                                   env=child_env(threads))
+            if child.returncode != 0:
+                sys.stderr.write(child.stderr)
+                return child.returncode
+            results.append({"threads": threads, **json.loads(child.stdout.splitlines()[-1])})
+    report(results, args)
     return 0
+
+
+def report(results, args):
+    first = results[0]
+    print(f"\ntrajectory check ({args.check} iterations from gamesim's initial parameters; "
+          f"max |difference| of p_g, u, theta, psi from gamesim's state):")
+    for r in results:
+        if r["threads"] != first["threads"]:
+            continue
+        for label, refs in r["checks"].items():
+            print(f"  N = {r['n']:>6} {label:>8}: " + "; ".join(
+                f"{name} {d['p_g']:.1e} {d['u']:.1e} {d['theta']:.1e} {d['psi']:.1e}"
+                for name, d in refs.items()))
+    names = [name for name in REFERENCES if name in first["times"]]
+    print(f"\nmicroseconds per iteration, median (range) of {args.repeats} interleaved "
+          f"repeats; then gamesim / reference per repeat (< 1: gamesim faster)")
+    print(f"{'threads':>7} {'N':>6} {'K':>5} {'gamesim':>22}"
+          + "".join(f" {name:>22}" for name in names)
+          + "".join(f" {'gs/' + name:>17}" for name in names))
+    print("iterations timed (gamesim: 3K - K = 2K): " + "; ".join(
+        f"{r['threads']}/{r['n']}: K {r['k']}, " + ", ".join(f"{name} {i}" for name, i in r["ks"].items())
+        for r in results))
+    for r in results:
+        t = r["times"]
+        digits = 1 if r["n"] < 65536 else 0
+        print(f"{r['threads']:>7} {r['n']:>6} {r['k']:>5} {spread(t['gamesim'], 1e6, digits):>22}"
+              + "".join(f" {spread(t[name], 1e6, digits):>22}" for name in names)
+              + "".join(f" {spread(ratios(t['gamesim'], t[name]), 1, 2):>17}" for name in names))
 
 
 if __name__ == "__main__":
