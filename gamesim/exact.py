@@ -1,7 +1,12 @@
 """The exact estimator: both players' gradients from the grid densities (``[game] estimator =
-"exact"``). The recorder and the phase portrait use it in every mode: metrics are exact."""
+"exact"``). The recorder and the phase portrait use it in every mode: metrics are exact.
+
+With ``[game] instance_noise`` the discriminator plays against K p_d and K p_g, the masses
+convolved with the noise of the point's iteration (:mod:`gamesim.noise`), and the generator's
+gradient in its masses is K^T of the objective's (docs/design.md, "One iteration")."""
 
 from .divergence import check
+from .noise import Convolution
 from .protocols import capability
 
 
@@ -20,19 +25,19 @@ class Point:
     def grid(self):
         """(p_g, mass_outside, u); u None in direct mode."""
         if self._grid is None:
-            self._grid = self._players.at(self.theta, self.psi)
+            self._grid = self._players.at(self.theta, self.psi, self.iteration)
         return self._grid
 
     def g_grad(self):
         if self._g is None:
             p_g, _, u = self.grid()
-            self._g = self._players.generator_gradient(self.theta, p_g, u)
+            self._g = self._players.generator_gradient(self.theta, p_g, u, self.iteration)
         return self._g
 
     def d_grad(self):
         if self._d is None:
             p_g, _, u = self.grid()
-            self._d = self._players.discriminator_gradient(self.psi, p_g, u)
+            self._d = self._players.discriminator_gradient(self.psi, p_g, u, self.iteration)
         return self._d
 
 
@@ -55,41 +60,72 @@ class Exact:
         self.gen_label = f"generator {self.gen.name!r}"
         self.g_grad_label = f"{self.gen_label} ({self.g_source})"
         self.disc_label = self.disc is not None and f"discriminator {self.disc.name!r}"
+        self.noise = sc.instance_noise
+        # the last noise level's (sigma, K, K p_d) and the last (p_g, K, K p_g): a run pays one
+        # convolution of p_g per iteration, and K p_d is the same array while sigma is the
+        # same (the objectives' caches key on an array's identity), a new one when it changes
+        self._noisy_data = (None, None, None)
+        self._noisy_gen = (None, None, None)
 
-    def at(self, theta, psi):
+    def at(self, theta, psi, iteration=0):
         """(p_g, mass_outside, u) at the given parameters; u None in direct mode."""
         p_g, outside = self.gen.forward(theta)
         check(p_g, "generator masses", self.gen_label)
         u = None
-        if self.oracle:
-            u = self.objective.oracle(self.sc.p_data, p_g)
+        if self.oracle:  # (seen without noise inlined: the hot path makes no extra call)
+            u = self.objective.oracle(self.sc.p_data, p_g) if self.noise is None else \
+                self.objective.oracle(*self.seen(p_g, iteration))
         elif self.parametrized:
             u = self.outputs(psi)
         return p_g, outside, u
 
     def seen(self, p_g, iteration=0):
         """(p_data, p_g) as the discriminator sees them at ``iteration``: the masses whose
-        game ``value`` is and whose best response the oracle plays."""
-        return self.sc.p_data, p_g
+        game ``value`` is and whose best response the oracle plays. With instance noise
+        (K p_d, K p_g) at that iteration's sigma; ``p_g`` as the generator gave it (a
+        generator's masses are never changed in place: K p_g is kept for the same array)."""
+        if self.noise is None:
+            return self.sc.p_data, p_g
+        kernel, p_d = self._noise_at(iteration)
+        last_p_g, last_kernel, seen_g = self._noisy_gen
+        if p_g is not last_p_g or kernel is not last_kernel:
+            seen_g = kernel.apply(p_g)
+            self._noisy_gen = (p_g, kernel, seen_g)
+        return p_d, seen_g
+
+    def _noise_at(self, iteration):
+        """(K, K p_d) at ``iteration``'s sigma, built when sigma changes."""
+        sigma = self.noise.std_at(iteration, self.sc.iterations)
+        last_sigma, kernel, p_d = self._noisy_data
+        if sigma != last_sigma:
+            kernel = Convolution(self.sc.grid, sigma)
+            p_d = kernel.apply(self.sc.p_data)
+            self._noisy_data = (sigma, kernel, p_d)
+        return kernel, p_d
 
     def outputs(self, psi):
         """The parametrized discriminator's raw outputs u(psi)."""
         return check(self.disc.forward(psi), "discriminator outputs", self.disc_label)
 
-    def generator_gradient(self, theta, p_g, u):
+    def generator_gradient(self, theta, p_g, u, iteration=0):
         """The generator's gradient (dL/dp_g itself for the mirror step)."""
-        p_d = self.sc.p_data
         if self.sc.mode == "direct":
-            g_p = self.sc.distance.grad(p_d, p_g)
-        else:
-            g_p = self.objective.generator_grad(p_d, p_g, u)
+            g_p = self.sc.distance.grad(self.sc.p_data, p_g)
+        elif self.noise is None:
+            g_p = self.objective.generator_grad(self.sc.p_data, p_g, u)
+        else:  # L_G(K p_d, K p_g): dL/dp_g = K^T dL/d(K p_g)
+            g_p = self._noise_at(iteration)[0].adjoint(
+                self.objective.generator_grad(*self.seen(p_g, iteration), u))
         if self.mirror:
             return g_p
         return check(self.gen.vjp(theta, g_p), "generator gradient", self.g_grad_label)
 
-    def discriminator_gradient(self, psi, p_g, u):
-        """The discriminator's descent direction: d(-V_D + penalty)/dpsi."""
+    def discriminator_gradient(self, psi, p_g, u, iteration=0):
+        """The discriminator's descent direction: d(-V_D + penalty)/dpsi. A penalty weighs
+        what D sees (with instance noise R1 at the noisy data: D is trained on it)."""
         p_d = self.sc.p_data
+        if self.noise is not None:
+            p_d, p_g = self.seen(p_g, iteration)
         g = self.disc.vjp(psi, self.objective.discriminator_grad(p_d, p_g, u))
         if self.penalty is not None:
             g = g + self.penalty(self.disc, psi, p_d, p_g)[1]
@@ -108,7 +144,8 @@ class Exact:
             p_g, outside = self.gen.forward(theta)
             check(p_g, "generator masses", self.gen_label)
             if self.oracle:
-                u = self.objective.oracle(self.sc.p_data, p_g)
+                u = self.objective.oracle(self.sc.p_data, p_g) if self.noise is None else \
+                    self.objective.oracle(*self.seen(p_g, point.iteration))
         if psi is None:
             psi = point.psi
         else:

@@ -321,10 +321,37 @@ def mescheder_dirac_gan(quick):
                     f"Dirac-GAN, consensus optimization gamma = {gamma:g}: J - gamma J^T J has "
                     f"eigenvalues {_complexes(expected)} (largest distance)", 0.0,
                     _paired(point["consensus_jacobian_eigenvalues"], expected), 1e-6))
+    rows.extend(_instance_noise(sigma) for sigma in (1.0, 1.5))  # a complex and a real pair
     ax.axvline(0.0, color="0.5", linewidth=0.8)
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize=7)
     return rows + _wgan(quick), fig
+
+
+def _instance_noise(sigma):
+    """Instance noise on the Dirac-GAN: J at (0, 0) is [[0, f'(0)], [-f'(0), 2 f''(0) s^2]]
+    with f''(0) = -1/4, eigenvalues -s^2/4 +- sqrt(s^4/16 - 1/4) for s^2 = sigma^2. On the grid
+    the noise spreads cell masses, and the point mass itself spans up to two cells: s^2 is
+    sigma^2 plus at most h^2/4 + h^2/12, so the tolerance is twice the eigenvalues' move from
+    that, plus the differences' 1e-6. The grid reaches 8 sigma, so no noise is cut at its
+    edges (gamesim.noise puts what is cut into the edge cells)."""
+    table = dirac(instance_noise={"std": sigma})
+    table["grid"] = {"lower": -8.0 * sigma, "upper": 8.0 * sigma, "points": 800}
+    sc = load("dirac-noise", table)
+
+    def closed(s2):
+        root = np.sqrt(complex(s2 ** 2 / 16 - 0.25))
+        return [-s2 / 4 + root, -s2 / 4 - root]
+
+    expected = closed(sigma ** 2)
+    spread = sc.grid.h ** 2 / 4 + sc.grid.h ** 2 / 12
+    shift = max(abs(a - b) for a, b in zip(expected, closed(sigma ** 2 + spread)))
+    point = engine.analyze(sc, EQUILIBRIUM)["points"][0]
+    return row("Sonderby et al. 2016; " + MESCHEDER,
+               f"Dirac-GAN, instance noise sigma = {sigma:g}: J's eigenvalues "
+               f"{_complexes(expected)} (largest distance; h / sigma = "
+               f"{sc.grid.h / sigma:.3g})", 0.0,
+               _paired(point["jacobian_eigenvalues"], expected), 2 * shift + 1e-6)
 
 
 def _complexes(values):

@@ -125,7 +125,7 @@ def _kink(sc, players, theta, psi, iteration):
     if kink is None or psi is None:
         return None
     p_g = players.point(theta, psi, iteration).grid()[0]
-    return kink(sc.discriminator, psi, sc.p_data, p_g)
+    return kink(sc.discriminator, psi, *players.seen(p_g, iteration))  # as the penalty sees them
 
 
 def analyse_point(sc, players, step, theta, psi, states, iteration):
