@@ -44,9 +44,19 @@ def first_bad(x, allow_neg_inf):
 
 @njit(cache=True, error_model="numpy")
 def copy_checked(x, out, allow_neg_inf):
-    """out[:] = x, and the index of the first non-finite entry of x as first_bad gives it."""
+    """out[:] = x, and the index of the first non-finite entry of x as first_bad gives it.
+
+    One pass: the copy and first_bad's count of non-finite bits share the loop."""
+    nonfinite = 0
+    neg_inf = 0
     for i in range(x.size):
-        out[i] = x[i]
+        v = x[i]
+        out[i] = v
+        bits = _bits(v)
+        nonfinite += (bits & _EXPONENT_BITS) == _EXPONENT_BITS
+        neg_inf += bits == _NEG_INF_BITS
+    if nonfinite == (neg_inf if allow_neg_inf else 0):
+        return -1
     return first_bad(x, allow_neg_inf)
 
 

@@ -165,6 +165,21 @@ class Generator(OnGrid):
         training."""
 
     @optional
+    def forward_log(self, theta):
+        """``(p_g, mass_outside, log_p_g)``: ``forward``'s masses and their logs, -inf where a
+        logit is (finite where a mass underflowed to 0), for a generator that has them for
+        less than a logarithm a cell (the `density` generator: theta - max - log sum
+        e^(theta - max)). Against an objective with ``oracle_log`` the engine plays the
+        oracle from them. Default: ``forward`` only."""
+
+    @optional
+    def vjp_cells(self, theta):
+        """The cells whose ``g_p`` ``vjp(theta, g_p)`` reads, an int vector in increasing
+        order (a change of g_p elsewhere leaves the result unchanged), or None for all; with
+        an objective's ``generator_grad_at`` the engine computes g_p at those cells only (a
+        point generator reads two of N). Default: None."""
+
+    @optional
     def jacobian_steps(self, theta):
         """Finite-difference steps for differentiating the players' gradients in theta, one
         per parameter (the shape of theta): the smallest change of each parameter over which
@@ -254,6 +269,17 @@ class Objective(OnGrid):
     def oracle(self, p_d, p_g):
         """D's exact best response, as raw outputs u, shape (N,); finite (logits are
         clipped, never +-inf)."""
+
+    @optional
+    def oracle_log(self, p_d, p_g, log_p_g):
+        """``oracle(p_d, p_g)`` given also log p_g (a generator's ``forward_log``), equal to
+        it within rounding, without taking the log of p_g. Default: ``oracle``."""
+
+    @optional
+    def generator_grad_at(self, p_d, p_g, u, cells):
+        """``generator_grad`` at the given ``cells`` (a generator's ``vjp_cells``), shape
+        (N,), the same numbers there; any values elsewhere (0 by convention). Default:
+        ``generator_grad``."""
 
     equilibrium = attribute(None, "V_D at p_g = p_d against the oracle (-log 4 for "
                                   "minimax), drawn in the convergence plot. None: not drawn.")
@@ -419,6 +445,24 @@ def has(plugin, name):
     False: a generator may set ``transform = None`` to opt out)."""
     value = capability(plugin, name)
     return value is not None and value is not False
+
+
+def faster(plugin, name, plain):
+    """Whether ``plugin`` offers the optional member ``name`` as a faster form of its member
+    ``plain`` (``forward_log`` of ``forward``, ``oracle_log`` of ``oracle``): it has ``name``
+    and ``plain`` was not redefined after it, by a subclass or on the instance, which would
+    leave the inherited fast form computing what ``plain`` no longer does."""
+    if not has(plugin, name):
+        return False
+    own = getattr(plugin, "__dict__", {}) if not isinstance(plugin, type) else {}
+    if plain in own:
+        return name in own
+    for cls in (plugin if isinstance(plugin, type) else type(plugin)).__mro__:
+        if name in vars(cls):
+            return True
+        if plain in vars(cls):
+            return False
+    return False
 
 
 def defines(plugin, name):

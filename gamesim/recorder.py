@@ -18,15 +18,17 @@ SMALL_MODEL = 8  # players with at most this many parameters get one column per 
 
 
 @njit(cache=True)
-def _dev_from_half(p_d, p_g, d):
+def _dev_from_half(p_d, p_g, u, logit):
     """(d_max_dev, d_mean_dev): max |D - 1/2| over cells where p_d + p_g > 0, and the
     mass-weighted mean sum (p_d + p_g) |D - 1/2| / 2, which a cell of negligible mass cannot
-    dominate (D* = p_d / (p_d + p_g) makes it TV(p_d, p_g) / 2)."""
+    dominate (D* = p_d / (p_d + p_g) makes it TV(p_d, p_g) / 2). D = sigma(u) if ``logit``
+    (as :func:`discriminator_values` gives it, taken only where it is read), else u."""
     worst, mean = 0.0, 0.0
-    for i in range(d.size):
+    for i in range(u.size):
         weight = p_d[i] + p_g[i]
         if weight > 0.0:
-            dev = abs(d[i] - 0.5)
+            d = 1.0 / (1.0 + math.exp(-u[i])) if logit else u[i]
+            dev = abs(d - 0.5)
             worst = max(worst, dev)
             mean += weight * dev
     return worst, 0.5 * mean
@@ -79,10 +81,13 @@ def bind(function, **kwargs):
 
 
 def _norm_of(gradient):
+    """The Euclidean norm of ``gradient()`` (inf if it diverged), as np.linalg.norm takes
+    it (the square root of x.dot(x)) without its overhead."""
     try:
-        return float(np.linalg.norm(gradient()))
+        g = gradient()
     except Diverged:
         return math.inf
+    return math.sqrt(g.dot(g))
 
 
 class Recorder:
@@ -151,7 +156,7 @@ class Recorder:
             row += self.batch_values(state)
         row += [*(d.value(p_d, p_g) for d in sc.distances.values()), outside]
         if self.d_max_dev:
-            row += _dev_from_half(seen_d, seen_g, discriminator_values(self.d_output, u))
+            row += _dev_from_half(seen_d, seen_g, u, self.d_output == "logit")
         if self.detailed:
             row += parameter_values(sc.generator, theta).values()
             if players.parametrized:

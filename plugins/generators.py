@@ -6,12 +6,16 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.vecmath import max_of, sum_of, vexp
+from gamesim.vecmath import max_of, sum_of, vexp, vlog
+
+_NO_LOG = np.empty(0)  # log_out of _softmax when the log-masses are not wanted
 
 
 @njit(cache=True, error_model="numpy")
-def _softmax(theta, out):
-    """Masses softmax(theta); cells with logit -inf get exactly 0.
+def _softmax(theta, out, log_out):
+    """Masses softmax(theta) in ``out``; cells with logit -inf get exactly 0. Unless
+    ``log_out`` is empty, it gets the log-masses theta - max - log sum e^(theta - max),
+    -inf where the logit is (finite where an exp underflowed: truer than log 0).
 
     The exp loop has no reduction in it, so LLVM vectorizes it with gamesim.vecmath's exp;
     the max and the sum run in four chains.
@@ -19,9 +23,14 @@ def _softmax(theta, out):
     m = max_of(theta)
     for i in range(theta.size):
         out[i] = vexp(theta[i] - m)
-    scale = 1.0 / sum_of(out)
+    total = sum_of(out)
+    scale = 1.0 / total
     for i in range(theta.size):
         out[i] *= scale
+    if log_out.size:
+        log_total = vlog(total)
+        for i in range(theta.size):
+            log_out[i] = (theta[i] - m) - log_total
 
 
 @njit(cache=True, error_model="numpy")
@@ -63,12 +72,19 @@ class Density:
     # unpickling its type, about 0.5 us a call
     def forward(self, theta):
         p = np.empty(theta.size)
-        _softmax(theta, p)
+        _softmax(theta, p, _NO_LOG)
         return p, 0.0
+
+    def forward_log(self, theta):
+        """(p, 0.0, log p): the log-masses come out of the softmax for one pass more, where
+        taking the log of p would cost a logarithm a cell."""
+        p, log_p = np.empty(theta.size), np.empty(theta.size)
+        _softmax(theta, p, log_p)
+        return p, 0.0, log_p
 
     def vjp(self, theta, g_p):
         p, g = np.empty(theta.size), np.empty(theta.size)
-        _softmax(theta, p)
+        _softmax(theta, p, _NO_LOG)
         _softmax_vjp(p, g_p, g)
         return g
 

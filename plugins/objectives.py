@@ -65,23 +65,37 @@ def _log_ratio_oracle(p_d, p_g, out):
                 (math.log(p_g[i]) if p_g[i] > 0.0 else _LOG_TINY)
 
 
-@njit(cache=True, error_model="numpy")
-def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
-    """The oracle logit and, in the same pass, the generator's gradient against it.
+@njit(cache=True, error_model="numpy", inline="always")
+def _oracle_cell(log_p_d, p_d, p_g, log_p_g, nonsaturating):
+    """(u*, generator gradient) of one cell, given log p_g (-inf where p_g = 0).
 
     With u* = log p_d - log p_g, -softplus(u*) = log p_g - log(p_d + p_g) (minimax) and
-    softplus(-u*) = log(p_d + p_g) - log p_d (non-saturating): two logarithms a cell instead
-    of four. ``log_p_d`` holds log p_d with _LOG_TINY for zero masses, as the oracle does.
+    softplus(-u*) = log(p_d + p_g) - log p_d (non-saturating): one logarithm besides log p_g.
+    ``log_p_d`` is log p_d with _LOG_TINY for a zero mass, as the oracle counts it; log 0 =
+    -inf of p_g counts as the smallest double too. Branch-free (selects only), so the loops
+    calling it vectorize with gamesim.vecmath's log.
     """
-    # branch-free (selects only), so LLVM vectorizes the loop with gamesim.vecmath's log
+    log_g = max(log_p_g, _LOG_TINY)
+    total = p_d + p_g
+    log_sum = vlog(total)
+    grad = log_sum - log_p_d if nonsaturating else log_g - log_sum
     both_zero = math.log(2.0) if nonsaturating else -math.log(2.0)
+    return log_p_d - log_g, both_zero if total == 0.0 else grad  # u* = 0 where both are 0
+
+
+@njit(cache=True, error_model="numpy")
+def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
+    """The oracle logit and, in the same pass, the generator's gradient against it: two
+    logarithms a cell instead of four."""
     for i in range(p_d.size):
-        log_g = max(vlog(p_g[i]), _LOG_TINY)  # log 0 = -inf counts as the smallest double
-        total = p_d[i] + p_g[i]
-        log_sum = vlog(total)
-        u[i] = log_p_d[i] - log_g  # 0 where both are 0: both logs are _LOG_TINY
-        grad = log_sum - log_p_d[i] if nonsaturating else log_g - log_sum
-        g[i] = both_zero if total == 0.0 else grad
+        u[i], g[i] = _oracle_cell(log_p_d[i], p_d[i], p_g[i], vlog(p_g[i]), nonsaturating)
+
+
+@njit(cache=True, error_model="numpy")
+def _oracle_and_generator_grad_from_log(log_p_d, p_d, p_g, log_p_g, u, g, nonsaturating):
+    """As :func:`_oracle_and_generator_grad` with log p_g given: one logarithm a cell."""
+    for i in range(p_d.size):
+        u[i], g[i] = _oracle_cell(log_p_d[i], p_d[i], p_g[i], log_p_g[i], nonsaturating)
 
 
 @njit(cache=True)
@@ -98,9 +112,13 @@ def _logistic_value(p_d, p_g, u):
 
 @njit(cache=True)
 def _logistic_discriminator_grad(p_d, p_g, u, out):
-    """d(-V)/du = p_g sigma(u) - p_d sigma(-u)."""
+    """d(-V)/du = p_g sigma(u) - p_d sigma(-u); exactly 0 where both weights are 0 (u is
+    finite: the engine checks it), so those cells cost no exponential."""
     for i in range(u.size):
-        out[i] = p_g[i] * _sigmoid(u[i]) - p_d[i] * _sigmoid(-u[i])
+        if p_d[i] == 0.0 and p_g[i] == 0.0:
+            out[i] = 0.0
+        else:
+            out[i] = p_g[i] * _sigmoid(u[i]) - p_d[i] * _sigmoid(-u[i])
 
 
 @njit(cache=True)
@@ -115,6 +133,14 @@ def _nonsaturating_generator_grad(u, out):
     """d/dp_g of -sum p_g log sigma(u) = softplus(-u)."""
     for i in range(u.size):
         out[i] = _softplus(-u[i])
+
+
+@njit(cache=True)
+def _generator_grad_at(u, cells, nonsaturating, out):
+    """The minimax (or non-saturating) generator gradient at ``cells``, 0 elsewhere."""
+    out[:] = 0.0
+    for c in cells:
+        out[c] = _softplus(-u[c]) if nonsaturating else -_softplus(u[c])
 
 
 @njit(cache=True)
@@ -237,6 +263,10 @@ class Minimax:
     _cache = (None, None, None, None, None)  # p_d, log p_d, p_g, u, generator gradient
 
     def oracle(self, p_d, p_g):
+        return self.oracle_log(p_d, p_g, None)
+
+    def oracle_log(self, p_d, p_g, log_p_g):
+        """The oracle with log p_g given (None: taken here), one logarithm a cell fewer."""
         # The generator's gradient against the oracle comes out of the same pass almost for
         # free; it is kept for the generator_grad call that follows with these very arrays.
         cached_p_d, log_p_d = self._cache[:2]
@@ -244,7 +274,11 @@ class Minimax:
             # log p_d, zero masses counted as the smallest double: the oracle against p_g = 1
             log_p_d = filled(_log_ratio_oracle, p_d, np.ones_like(p_d))
         u, g = np.empty(p_d.size), np.empty(p_d.size)
-        _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
+        if log_p_g is None:
+            _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
+        else:
+            _oracle_and_generator_grad_from_log(log_p_d, p_d, p_g, log_p_g, u, g,
+                                                self.nonsaturating)
         self._cache = (p_d, log_p_d, p_g, u, g)
         return u
 
@@ -273,6 +307,15 @@ class Minimax:
         cached = self._cached_generator_grad(p_d, p_g, u)
         return cached if cached is not None else filled(_minimax_generator_grad, u)
 
+    def generator_grad_at(self, p_d, p_g, u, cells):
+        """generator_grad at ``cells`` (the rest 0): a point generator's vjp reads two."""
+        cached = self._cached_generator_grad(p_d, p_g, u)
+        if cached is not None:
+            return cached
+        g = np.empty(u.size)
+        _generator_grad_at(u, cells, self.nonsaturating, g)
+        return g
+
     def discriminator_terms(self, u_data, u_gen):
         """a = log sigma(u) at data points, b = log(1 - sigma(u)) at generated ones, and
         their derivatives in u."""
@@ -293,6 +336,10 @@ class Nonsaturating(Minimax):
     def generator_grad(self, p_d, p_g, u):
         cached = self._cached_generator_grad(p_d, p_g, u)
         return cached if cached is not None else filled(_nonsaturating_generator_grad, u)
+
+    # the faster form of this generator_grad too (it reads ``nonsaturating``): see
+    # gamesim.protocols.faster
+    generator_grad_at = Minimax.generator_grad_at
 
     def generator_terms(self, u_gen):
         """c = -log sigma(u) and dc/du."""

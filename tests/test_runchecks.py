@@ -235,8 +235,11 @@ def test_d_mean_dev_of_a_parametrized_discriminator_against_numpy(run_scenario):
     support = (p_d + p_g) > 0
     np.testing.assert_allclose(run.metrics["d_mean_dev"],
                                0.5 * np.sum((p_d + p_g) * np.abs(d - 0.5), axis=1), rtol=1e-13)
-    np.testing.assert_array_equal(run.metrics["d_max_dev"],
-                                  [np.abs(di[s] - 0.5).max() for di, s in zip(d, support)])
+    # the recorder's sigma(u) (libm's exp, on the support) and the snapshot's (NumPy's) may
+    # differ in the last bit
+    np.testing.assert_allclose(run.metrics["d_max_dev"],
+                               [np.abs(di[s] - 0.5).max() for di, s in zip(d, support)],
+                               rtol=1e-14)
     assert "value_identity" not in run.summary["checks"]  # no oracle, no identity
 
 
