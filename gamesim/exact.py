@@ -7,7 +7,7 @@ gradient in its masses is K^T of the objective's (docs/design.md, "One iteration
 
 from .divergence import check
 from .noise import Convolution
-from .protocols import capability
+from .protocols import capability, faster
 
 
 class Point:
@@ -50,7 +50,17 @@ class Exact:
         self.sc, self.gen, self.disc, self.objective = sc, sc.generator, sc.discriminator, sc.objective
         self.oracle = self.disc is not None and capability(self.disc, "oracle")
         self.parametrized = self.disc is not None and not self.oracle
+        # the oracle from the generator's log-masses, one logarithm a cell fewer, where both
+        # offer them; not with instance noise (D sees K p_g, whose logs no plugin gives)
+        self.log_oracle = self.oracle and sc.instance_noise is None and \
+            faster(self.gen, "forward_log", "forward") and \
+            faster(self.objective, "oracle_log", "oracle")
         self.mirror = capability(sc.generator_optimizer, "requires_logit_params")
+        # the objective's gradient only at the cells the generator's vjp reads, where both
+        # offer that (a point generator reads two of N)
+        self.sparse_g = not self.mirror and sc.mode != "direct" and \
+            faster(self.gen, "vjp_cells", "vjp") and \
+            faster(self.objective, "generator_grad_at", "generator_grad")
         self.penalty = capability(sc.regularizer, "penalty")
         if sc.mode == "direct":
             self.g_source = f"distance {sc.distance.name!r}"
@@ -69,15 +79,23 @@ class Exact:
 
     def at(self, theta, psi, iteration=0):
         """(p_g, mass_outside, u) at the given parameters; u None in direct mode."""
+        if self.oracle:
+            return self.against_oracle(theta, iteration)
         p_g, outside = self.gen.forward(theta)
         check(p_g, "generator masses", self.gen_label)
-        u = None
-        if self.oracle:  # (seen without noise inlined: the hot path makes no extra call)
-            u = self.objective.oracle(self.sc.p_data, p_g) if self.noise is None else \
-                self.objective.oracle(*self.seen(p_g, iteration))
-        elif self.parametrized:
-            u = self.outputs(psi)
-        return p_g, outside, u
+        return p_g, outside, self.outputs(psi) if self.parametrized else None
+
+    def against_oracle(self, theta, iteration=0):
+        """(p_g, mass_outside, u) with the oracle's u: from the log-masses where the
+        generator and the objective offer them."""
+        if self.log_oracle:
+            p_g, outside, log_p_g = self.gen.forward_log(theta)
+            check(p_g, "generator masses", self.gen_label)
+            return p_g, outside, self.objective.oracle_log(self.sc.p_data, p_g, log_p_g)
+        p_g, outside = self.gen.forward(theta)
+        check(p_g, "generator masses", self.gen_label)
+        seen = (self.sc.p_data, p_g) if self.noise is None else self.seen(p_g, iteration)
+        return p_g, outside, self.objective.oracle(*seen)
 
     def seen(self, p_g, iteration=0):
         """(p_data, p_g) as the discriminator sees them at ``iteration``: the masses whose
@@ -112,7 +130,9 @@ class Exact:
         if self.sc.mode == "direct":
             g_p = self.sc.distance.grad(self.sc.p_data, p_g)
         elif self.noise is None:
-            g_p = self.objective.generator_grad(self.sc.p_data, p_g, u)
+            cells = self.gen.vjp_cells(theta) if self.sparse_g else None
+            g_p = self.objective.generator_grad(self.sc.p_data, p_g, u) if cells is None \
+                else self.objective.generator_grad_at(self.sc.p_data, p_g, u, cells)
         else:  # L_G(K p_d, K p_g): dL/dp_g = K^T dL/d(K p_g)
             g_p = self._noise_at(iteration)[0].adjoint(
                 self.objective.generator_grad(*self.seen(p_g, iteration), u))
@@ -140,12 +160,11 @@ class Exact:
         p_g, outside, u = point.grid()
         if theta is None:
             theta = point.theta
+        elif self.oracle:
+            p_g, outside, u = self.against_oracle(theta, point.iteration)
         else:
             p_g, outside = self.gen.forward(theta)
             check(p_g, "generator masses", self.gen_label)
-            if self.oracle:
-                u = self.objective.oracle(self.sc.p_data, p_g) if self.noise is None else \
-                    self.objective.oracle(*self.seen(p_g, point.iteration))
         if psi is None:
             psi = point.psi
         else:
