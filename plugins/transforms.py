@@ -178,11 +178,28 @@ def _deposit(xs, lower, h, out):
     return outside
 
 
+KINK = 1e-9  # an end of a span within this many cells of an edge sits on the deposit's kink
+
+
+@njit(cache=True)
+def _end_value(x, k, lower, h, g):
+    """g at the span end x in cell k; on a cell edge (within KINK cells: where rounding puts
+    it on either side) the mean of the two cells', so the derivative there is the mean of
+    the one-sided ones rather than depending on the rounding."""
+    n = g.size
+    if x - (lower + k * h) < KINK * h and k > 0:
+        return 0.5 * (g[k - 1] + g[k])
+    if lower + (k + 1) * h - x < KINK * h and k < n - 1:
+        return 0.5 * (g[k] + g[k + 1])
+    return g[k]
+
+
 @njit(cache=True)
 def _deposit_vjp(xs, lower, h, g, out):
     """dL/dxs of L = sum g_k p_k for :func:`_deposit`. For a span [a, b] of density
     w/(b - a): dL/da = w (gbar - g(a)) / (b - a), dL/db = w (g(b) - gbar) / (b - a), gbar the
-    mean of g over the span; a widened span moves with its midpoint (half to each node)."""
+    mean of g over the span (g(a), g(b) as :func:`_end_value` reads them); a widened span
+    moves with its midpoint (half to each node)."""
     n = g.size
     w = 1.0 / (xs.size - 1)
     out[:] = 0.0
@@ -190,12 +207,15 @@ def _deposit_vjp(xs, lower, h, g, out):
         a, b = _span(xs[s], xs[s + 1], h)
         ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
         if ka == kb:
-            continue
-        gbar = g[ka] * max(0.0, lower + (ka + 1) * h - a) + g[kb] * max(0.0, b - (lower + kb * h))
-        for k in range(ka + 1, kb):
-            gbar += g[k] * h
-        gbar /= b - a
-        d_a, d_b = w * (gbar - g[ka]) / (b - a), w * (g[kb] - gbar) / (b - a)
+            gbar = g[ka]
+        else:
+            gbar = g[ka] * max(0.0, lower + (ka + 1) * h - a) + \
+                g[kb] * max(0.0, b - (lower + kb * h))
+            for k in range(ka + 1, kb):
+                gbar += g[k] * h
+            gbar /= b - a
+        d_a = w * (gbar - _end_value(a, ka, lower, h, g)) / (b - a)
+        d_b = w * (_end_value(b, kb, lower, h, g) - gbar) / (b - a)
         lo_node, hi_node = (s, s + 1) if xs[s] <= xs[s + 1] else (s + 1, s)
         if abs(xs[s + 1] - xs[s]) < h:
             out[s] += 0.5 * (d_a + d_b)
@@ -203,6 +223,32 @@ def _deposit_vjp(xs, lower, h, g, out):
         else:
             out[lo_node] += d_a
             out[hi_node] += d_b
+
+
+@njit(cache=True)
+def _read_cells(xs, lower, h, out):
+    """The cells whose g :func:`_deposit_vjp` reads (each span's cells ka..kb, and the
+    neighbour of an end on an edge), in increasing order in ``out[:count]``; returns count, or -1 for non-finite
+    nodes (the deposit is undefined: every cell counts)."""
+    n = out.size
+    for s in range(xs.size):
+        if not math.isfinite(xs[s]):
+            return -1
+    read = np.zeros(n, np.bool_)
+    for s in range(xs.size - 1):
+        a, b = _span(xs[s], xs[s + 1], h)
+        ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
+        # and the neighbour of an end on an edge (see _end_value)
+        lo = ka - 1 if ka > 0 and a - (lower + ka * h) < KINK * h else ka
+        hi = kb + 1 if kb < n - 1 and lower + (kb + 1) * h - b < KINK * h else kb
+        if lo < hi:
+            read[lo:hi + 1] = True
+    count = 0
+    for k in range(n):
+        if read[k]:
+            out[count] = k
+            count += 1
+    return count
 
 
 def deposit(xs, grid):
@@ -226,6 +272,13 @@ class _Nodes:
         xs = self.node_values(theta)
         g_x = filled(_deposit_vjp, xs, self.grid.lower, self.grid.h, g_p)
         return self.node_values_vjp(theta, g_x)
+
+    def vjp_cells(self, theta):
+        """The cells whose g_p ``vjp`` reads: those the segments' spans cover; None where
+        that is more than a quarter of the grid (the full gradient costs about as much)."""
+        cells = np.empty(self.grid.points, np.int64)
+        count = _read_cells(self.node_values(theta), self.grid.lower, self.grid.h, cells)
+        return cells[:count] if 0 <= count <= cells.size // 4 else None
 
     def jacobian_steps(self, theta):
         """Per parameter, the change that moves its most sensitive node by one cell h: the
@@ -353,6 +406,7 @@ class MLP(_Nodes):
     nodes: int = gamesim.param(257, ge=2, help="noise nodes M (M - 1 segments)")
     init_scale: float = gamesim.param(1.0, gt=0, help="scale of the initial output weights")
     default_optimizer = {"kind": "adam", "lr": 0.01}
+    vjp_cells = None  # its nodes spread over much of the grid: finding them costs a forward
 
     def setup(self, grid):
         super().setup(grid)
@@ -391,7 +445,7 @@ class Point(_Nodes):
         return np.array([theta[0], theta[0]])
 
     def node_values_vjp(self, theta, g_x):
-        return np.array([g_x.sum()])
+        return g_x[:1] + g_x[1:]  # the sum of the two nodes' gradients, as a vector
 
     def param_values(self, theta):
         return {"theta": float(theta[0])}

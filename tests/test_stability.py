@@ -277,3 +277,23 @@ def test_places_a_saved_run_and_its_plot(tmp_path):
     assert skipped == [("eigenvalues", plotting.REASONS["eigenvalues"])]
     with pytest.raises(gamesim.GamesimError, match="expected 'end'"):
         engine.analyze_run(out, at="middle")
+
+
+@pytest.mark.parametrize("points, lower", [(801, -12.0), (2001, -10.0), (801, -4.0)])
+def test_a_point_mass_on_a_cell_centre_has_the_mean_of_its_one_sided_slopes(points, lower):
+    """At a cell centre the cloud-in-cell span's ends sit on cell edges, where rounding puts
+    them on either side: the vjp takes the mean of the one-sided derivatives whatever the
+    rounding, and the Dirac-GAN's J at (0, 0) has its eigenvalues +-i/2 on every grid."""
+    from gamesim import literature
+
+    table = literature.dirac()
+    table["grid"] = {"lower": lower, "upper": -lower, "points": points}
+    sc = literature.load("centre", table)
+    gen, h = sc.generator, sc.grid.h
+    g_p = np.sin(np.arange(points) * 0.37)  # any smooth enough gradient in the masses
+    k = points // 2  # the cell centred on 0
+    slopes = [(g_p[k + 1] - g_p[k]) / h, (g_p[k] - g_p[k - 1]) / h]
+    assert gen.vjp(np.array([0.0]), g_p)[0] == pytest.approx(np.mean(slopes), rel=1e-9)
+    point = engine.analyze(sc, {"theta": [0.0], "psi": [0.0]})["points"][0]
+    assert sorted(z[1] for z in point["jacobian_eigenvalues"]) == pytest.approx([-0.5, 0.5],
+                                                                                abs=1e-6)
