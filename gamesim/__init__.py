@@ -1,7 +1,7 @@
 """gamesim: exact simulations of the GAN minimax game over discretized 1D densities.
 
 The Python API (``load``, ``run``, ``load_run``, ``run_sweep``, ``compare``, ``plugin``,
-``Run``; see docs/api.md) is imported on first use, so ``import gamesim`` stays light: no
+``analyze``, ``analyze_run``, ``reproduce``, ``Run``; see docs/api.md) is imported on first use, so ``import gamesim`` stays light: no
 Numba, no Matplotlib.
 """
 
@@ -16,7 +16,8 @@ from .params import param
 __version__ = "0.1.0"
 
 _LAZY = {"load": "api", "run": "api", "load_run": "api", "run_sweep": "api",
-         "compare": "api", "plugin": "api", "Run": "runs"}
+         "compare": "api", "plugin": "api", "analyze": "api", "analyze_run": "api",
+         "reproduce": "api", "Run": "runs"}
 
 __all__ = ["ContinuousTarget", "GamesimError", "Grid", "ParameterError", "PluginRunError",
            "hookimpl", "param", "__version__", *_LAZY]

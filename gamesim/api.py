@@ -56,23 +56,57 @@ def load_run(run_dir):
     return Run(os.fspath(run_dir))
 
 
+def analyze(source, at="end", overrides=None, plugins=()):
+    """The local stability analysis (docs/stability.md) of a scenario (a file, a dict, or one
+    :func:`load` returned) at ``at``: "end", "start", "snapshots" (the planned ones), an
+    iteration, given parameters ``{"theta": [...], "psi": [...]}``, or a list of those; the
+    states are re-simulated. Returns the dict stability.json holds: "points", one dict per
+    place with "field_norm", "jacobian_eigenvalues" and "update_eigenvalues" ([re, im]
+    pairs), "spectral_radius" and "verdict" (None away from a stationary point)."""
+    from . import engine
+    from .scenario import Scenario
+
+    sc = source if isinstance(source, Scenario) else load(source, overrides, plugins)
+    return engine.analyze(sc, at)
+
+
+def analyze_run(run, at="end"):
+    """The stability analysis of a run (a run directory, or a :class:`~gamesim.runs.Run`) at
+    ``at`` (as :func:`analyze`; "end" is where the run ended, "snapshots" those it saved),
+    with the run's measured contraction per iteration beside the predicted one at its end."""
+    from . import engine
+
+    return engine.analyze_run(run, at)
+
+
+def reproduce(out=None, quick=False):
+    """Run the literature checks shipped with gamesim (docs/design.md, "Literature checks")
+    and write their report folder ``out`` (default runs/reproduce, numbered if taken).
+    Returns (the folder, the rows: each with paper, claim, expected, measured, tolerance,
+    passed)."""
+    from . import reproduction
+
+    return reproduction.reproduce(out, quick)
+
+
 def run_sweep(source, overrides=None, plugins=(), out=None, jobs=None, executor="local",
               scheduler=None, plots=False, metric=None, connect_timeout=10.0,
-              point_pages=False):
+              point_pages=False, point_dirs=False):
     """Run every point of the scenario's ``[sweep]`` table; return sweep.csv's rows, a dict
     per point (index, run, the swept values, final metrics, status, error).
 
-    With ``out``, the sweep directory is written there (one run directory per point, sweep.csv
-    and the sweep plot of ``metric``), as ``gamesim sweep --out``. ``jobs``: local worker
-    processes (default: every core); ``executor="dask"`` runs the points on the Dask
-    ``scheduler``.
+    With ``out``, the sweep directory is written there (sweep.csv, the sweep plot of
+    ``metric`` and its page), as ``gamesim sweep --out``; each point's run directory, named
+    by its row's ``run``, only with ``point_dirs`` (implied by ``plots`` and ``point_pages``).
+    ``jobs``: local worker processes (default: every core); ``executor="dask"`` runs the
+    points on the Dask ``scheduler``.
     """
     from . import sweep
 
     rows, _ = sweep.run_sweep(source_of(source), out and os.fspath(out),
                               overrides_of(overrides), list(plugins), jobs, executor,
                               scheduler, plots, metric, connect_timeout, write=out is not None,
-                              point_pages=point_pages)
+                              point_pages=point_pages, point_dirs=point_dirs)
     return rows
 
 

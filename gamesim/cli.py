@@ -1,6 +1,8 @@
-"""Command line: ``gamesim run | sweep | validate | plot | compare | plugins``.
+"""Command line: ``gamesim run | sweep | validate | plot | compare | view | analyze |
+reproduce | plugins``.
 
-Exit status 0 when the simulation ran (a diverged game is a result), 2 for bad input, 1 for
+Exit status 0 when the simulation ran (a diverged game is a result), 2 for bad input, 3 when
+a literature check of ``gamesim reproduce`` fails, 1 for
 anything unexpected (a plugin failing during a run, an operating-system error), 128 + N after
 signal N; always one line on stderr. Set GAMESIM_TRACEBACK=1 for full tracebacks.
 """
@@ -46,10 +48,15 @@ def _parser():
     sweep.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
     sweep.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="how long to wait for the Dask scheduler to answer (default 10)")
-    sweep.add_argument("--plots", action="store_true", help="also draw each point's figures")
+    sweep.add_argument("--point-dirs", action="store_true",
+                       help="also write each point's run directory (metrics.csv, "
+                            "snapshots.npz, summary.json, scenario.toml), named by its row's "
+                            "run column; implied by --plots and --point-pages")
+    sweep.add_argument("--plots", action="store_true",
+                       help="also draw each point's figures (in its run directory)")
     sweep.add_argument("--point-pages", action="store_true",
-                       help="also write each point's page (report.html, about 5 MB each) and "
-                            "link it from the sweep's page")
+                       help="also write each point's page (report.html in its run directory, "
+                            "about 5 MB each) and link it from the sweep's page")
     sweep.add_argument("--metric", help="final metric of the sweep plot (default js, w1, tv "
                                         "or value, the first recorded)")
     sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -74,6 +81,18 @@ def _parser():
     view.add_argument("--open", action="store_true", help="open the page in the web browser")
     view.add_argument("--point-pages", action="store_true",
                       help="sweeps: also write each point's page and link it")
+    analyze = sub.add_parser("analyze", help="the local stability analysis of a saved run "
+                                             "(writes its stability.json)")
+    analyze.add_argument("run_dir", help="a run directory written by gamesim run")
+    analyze.add_argument("--at", action="append", metavar="PLACE",
+                         help="end (default), start, snapshots or an iteration number "
+                              "(repeatable)")
+    reproduce = sub.add_parser("reproduce", help="run the literature checks shipped with "
+                                                 "gamesim and write report.md")
+    reproduce.add_argument("--out", help="report folder (default runs/reproduce, numbered if "
+                                         "taken)")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="smaller grids and shorter runs (within a minute)")
     plugins = sub.add_parser("plugins", help="list installed plugins and their parameters")
     plugins.add_argument("kind", nargs="?", help="list only this kind: target, generator, "
                                                  "discriminator, objective, distance, "
@@ -105,7 +124,7 @@ def _run(args):
         return _sweep(argparse.Namespace(
             scenario=args.scenario, out=args.out, set=args.set, plugin=args.plugin, jobs=None,
             executor="local", scheduler=None, connect_timeout=10.0, plots=not args.no_plots,
-            point_pages=False, metric=None, quiet=args.quiet))
+            point_dirs=False, point_pages=False, metric=None, quiet=args.quiet))
     sc = source.load(args.set, args.plugin)
     with results.reserve(args.out, sc.name) as reservation:  # before simulating: fail early
         bar = Progress(sc.iterations, sys.stderr.isatty() and not args.quiet)
@@ -118,6 +137,8 @@ def _run(args):
               f"({run.summary['wall_seconds']:.2f} s); {shown}")
         for warning in run.warnings:
             print(f"warning: {warning}")
+        if "stability" in run.summary:
+            print(f"stability at {describe_stability(run.summary['stability'])}")
         for line in run.plot_messages:  # plot kinds that do not apply, a missing MP4 encoder
             print(line)
         print(f"wrote {run.path}")
@@ -136,7 +157,7 @@ def _sweep(args):
     rows, out = sweep.run_sweep(source, args.out, args.set, args.plugin, args.jobs,
                                 args.executor, args.scheduler, args.plots, args.metric,
                                 args.connect_timeout, point_pages=args.point_pages,
-                                progress=bar)
+                                progress=bar, point_dirs=args.point_dirs)
     if not args.quiet:
         name = scenario.run_name(table, args.scenario)
         counts = {}
@@ -290,8 +311,78 @@ def _view(args):
     return 0
 
 
+def _analyze(args):
+    import json
+
+    from . import api, plotting, results
+
+    places = [int(a) if a.lstrip("-").isdigit() else a for a in args.at or ["end"]]
+    run = api.load_run(args.run_dir)
+    try:
+        document = api.analyze_run(run, places)
+    except GamesimError as err:
+        raise GamesimError(f"--at: {err}" if "expected 'end'" in str(err) else str(err)) from None
+    results.remove_leftovers(args.run_dir)
+    path = os.path.join(args.run_dir, "stability.json")
+
+    def dump(partial):
+        with open(partial, "w") as f:
+            json.dump(document, f, indent=2)
+            f.write("\n")
+    results.write_whole(path, dump)
+    fmt = run.scenario.get("output", {}).get("format", "png")
+    os.makedirs(os.path.join(args.run_dir, "plots"), exist_ok=True)
+    figure = plotting.figure_eigenvalues(api.load_run(args.run_dir))
+    results.write_whole(os.path.join(args.run_dir, "plots", f"eigenvalues.{fmt}"),
+                        lambda partial: figure.savefig(partial, format=fmt, dpi=plotting.DPI,
+                                                       metadata=plotting.METADATA[fmt]))
+    for point in document["points"]:
+        print(describe_stability(point))
+    print(path)
+    return 0
+
+
+def describe_stability(point):
+    """One line on an analysed point: where, the spectral radius, the verdict or why none."""
+    label, it = point["label"], point.get("iteration")
+    where = label if it is None else f"iteration {it}" if label == "iteration" else \
+        f"{label} (iteration {it})"
+    parts = [f"field norm {point['field_norm']:.3g}"]
+    if point.get("spectral_radius") is not None:
+        parts.append(f"spectral radius {point['spectral_radius']:.6g}")
+    if point.get("measured_rate") is not None:
+        parts.append(f"measured {point['measured_rate']:.6g} per iteration")
+    verdict = point.get("verdict")
+    if verdict:
+        parts.append(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in verdict.items()
+                               if isinstance(v, str)))
+    else:
+        parts.append(point.get("note") or "a local linearization, not a verdict")
+    parts += [v for k, v in point.items() if k.endswith("reason") and v]
+    return f"{where}: " + "; ".join(parts)
+
+
+def _reproduce(args):
+    from . import api, reproduction
+
+    folder, rows = api.reproduce(args.out, args.quick)
+    failed = [r for r in rows if not r.passed]
+    report = os.path.join(folder, "report.md")
+    if failed:
+        sys.stderr.write(f"gamesim: {len(failed)} of {len(rows)} checks failed, the first: "
+                         f"{failed[0].paper}: {failed[0].claim} (expected {failed[0].expected}, "
+                         f"measured {failed[0].measured}, tolerance {failed[0].tolerance}); "
+                         f"see {report}\n")
+        print(report)
+        return reproduction.FAILED
+    print(f"{len(rows)} of {len(rows)} checks pass")
+    print(report)
+    return 0
+
+
 COMMANDS = {"run": _run, "sweep": _sweep, "validate": _validate, "plot": _plot,
-            "compare": _compare, "view": _view, "plugins": _plugins}
+            "compare": _compare, "view": _view, "analyze": _analyze, "reproduce": _reproduce,
+            "plugins": _plugins}
 
 
 def _error(message):

@@ -1,4 +1,4 @@
-"""The literature checks ``gamesim reproduce`` runs (gamesim/reproduce.py).
+"""The literature checks ``gamesim reproduce`` runs (gamesim/reproduction.py).
 
 Each check is a function ``(quick) -> (rows, figure or None)``: it simulates or evaluates what a
 paper claims, on scenarios defined here (so the checks run from an installed package, without

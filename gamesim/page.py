@@ -145,7 +145,7 @@ def convergence_figure(run):
         shown = np.where(col > 0, col, np.nan)
         if np.all(np.isnan(plotting.drawable(shown))):
             continue
-        fig.add_trace(_line(go, it, shown, "max |D - 1/2|" if name == "d_max_dev" else name,
+        fig.add_trace(_line(go, it, shown, plotting.D_DEVIATIONS.get(name, name),
                             palette[drawn % len(palette)]), 1, 2)
         drawn += 1
     fig.update_yaxes(type="log", exponentformat="power", title="distance (log scale)",
@@ -459,6 +459,10 @@ def write_sweep_page(sweep_dir, rows=None, keys=None, metric=None, point_pages=F
             if r.get("run") and os.path.isfile(os.path.join(folder, "summary.json")):
                 write_run_page(folder)
                 links[r["run"]] = f"{urllib.parse.quote(r['run'])}/{PAGE}"
+        if not links and any(r.get("status") != "error" for r in rows):
+            raise GamesimError(f"{sweep_dir}: --point-pages: the sweep's points have no run "
+                               "directories (it ran without --point-dirs); run it again with "
+                               "gamesim sweep --point-dirs")
     name = name or os.path.basename(os.path.normpath(sweep_dir))
     counts = {}
     for r in rows:

@@ -19,7 +19,6 @@ Conventions shared by this module (docs/distances.md states them per distance):
 
 import math
 
-import numpy as np
 from numba import njit
 
 import gamesim

@@ -1,6 +1,5 @@
 """The ideal-capacity generator: one free logit per cell."""
 
-import math
 
 import numpy as np
 from numba import njit

@@ -257,7 +257,7 @@ init = { kind = "normal", mean = 1.0, std = 2.0 }
 def sweep_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     (folder / "sw.toml").write_text(SWEEP)
-    proc = gamesim_cli(["sweep", "sw.toml", "--out", "sw", "--jobs", "1", "--quiet"], folder)
+    proc = gamesim_cli(["sweep", "sw.toml", "--out", "sw", "--jobs", "1", "--point-dirs", "--quiet"], folder)
     assert proc.returncode == 0, proc.stderr
     return folder / "sw"
 
@@ -317,7 +317,7 @@ def test_the_command_line_writes_pages_and_view_rewrites_them(tmp_path):
     assert not (tmp_path / "bare" / "report.html").exists()  # the page comes with the plots
     # a sweep writes its own page, and none per point unless asked
     (tmp_path / "sw.toml").write_text(SWEEP)
-    proc = gamesim_cli(["sweep", "sw.toml", "--out", "sw", "--jobs", "1", "--quiet"], tmp_path)
+    proc = gamesim_cli(["sweep", "sw.toml", "--out", "sw", "--jobs", "1", "--point-dirs", "--quiet"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     points = [d for d in (tmp_path / "sw").iterdir() if d.is_dir()]
     assert len(points) == 4 and (tmp_path / "sw" / "report.html").is_file()  # 2 refused

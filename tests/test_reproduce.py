@@ -5,12 +5,12 @@ import pathlib
 
 import pytest
 
-from gamesim import literature, reproduce
+from gamesim import literature, reproduction
 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    return reproduce.reproduce(tmp_path_factory.mktemp("r") / "report", quick=True)
+    return reproduction.reproduce(tmp_path_factory.mktemp("r") / "report", quick=True)
 
 
 def test_every_quick_check_passes_and_is_reported(quick_report):
@@ -41,7 +41,7 @@ def broken(quick):
 
 
 def test_a_failing_check_is_reported_as_failed(tmp_path):
-    folder, rows = reproduce.reproduce(tmp_path / "r", quick=True,
+    folder, rows = reproduction.reproduce(tmp_path / "r", quick=True,
                                        checks=(literature.arjovsky_example_1, broken))
     assert [r.passed for r in rows][-1] is False and all(r.passed for r in rows[:-1])
     text = (pathlib.Path(folder) / "report.md").read_text()
