@@ -78,8 +78,8 @@ def jacobian(f, step, resolved):
     """(J, error): the dense Jacobian at 0 of f: R^m -> R^m by central differences over
     ``step``, and an estimate of its error (Frobenius norm).
 
-    A smooth column's error is Richardson's |J(s) - J(2s)| / 3. Where a ``resolved`` step is
-    set by the generator's resolution, f is piecewise in those coordinates and the stencil
+    A column's error is Richardson's |J(s) - J(2s)| / 3. Where a ``resolved`` step is set by
+    the generator's resolution, f is piecewise in those coordinates and the stencil
     differentiates the cell-averaged field about a centre up to half a cell away: the error
     adds half the difference of a resolved column's one-sided quotients, and for every column
     half the change of J between the points half a step either side in all resolved
@@ -104,11 +104,10 @@ def _central(f, step, resolved, estimate=True):
         jac[:, i] = (up - down) / (2.0 * step[i])
         if not estimate:
             continue
-        if resolved[i]:
-            err[:, i] = np.abs(up - 2.0 * f0 + down) / (2.0 * step[i])
-        else:
-            wide = (f(2.0 * e) - f(-2.0 * e)) / (4.0 * step[i])
-            err[:, i] = np.abs(jac[:, i] - wide) / 3.0
+        wide = (f(2.0 * e) - f(-2.0 * e)) / (4.0 * step[i])
+        err[:, i] = np.abs(jac[:, i] - wide) / 3.0
+        if resolved[i]:  # and the staircase's one-sided quotients
+            err[:, i] = np.hypot(err[:, i], np.abs(up - 2.0 * f0 + down) / (2.0 * step[i]))
     return jac, err
 
 

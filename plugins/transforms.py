@@ -205,6 +205,8 @@ def _deposit_vjp(xs, lower, h, g, out):
     out[:] = 0.0
     for s in range(xs.size - 1):
         a, b = _span(xs[s], xs[s + 1], h)
+        if not b > a:  # nodes so far out that a cell's width is lost in rounding
+            continue
         ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
         if ka == kb:
             gbar = g[ka]

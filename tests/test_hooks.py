@@ -127,6 +127,9 @@ def test_gamesim_register_objectives(plugin_module):
             def discriminator_grad(self, p_d, p_g, u):
                 return 2.0 * super().discriminator_grad(p_d, p_g, u)
 
+            def oracle_value(self, p_d, p_g):  # the closed form doubles with the value
+                return 2.0 * super().oracle_value(p_d, p_g)
+
         @gamesim.hookimpl
         def gamesim_register_objectives(register):
             register(Scaled)

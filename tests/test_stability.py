@@ -66,7 +66,7 @@ def test_alternating_play_stays_on_the_unit_circle():
     values = complex_of(point["update_eigenvalues"])
     expected = np.linalg.eigvals(np.array([[1 - h * h / 4, h / 2], [-h / 2, 1.0]]))
     assert np.abs(values - closed_form(expected)).max() < 1e-8
-    assert np.abs(np.abs(values) - 1.0).max() <= 2 * point["update_error"] < 1e-8
+    assert np.abs(np.abs(values) - 1.0).max() <= 2 * point["update_error"] < 2e-8
     assert point["verdict"]["update"] == "marginal"
 
 
