@@ -8,7 +8,9 @@ report.json and figures/. The exit status is 0 when every check passes and 3 whe
 1 stays "unexpected" (an error), as elsewhere.
 """
 
+import base64
 import dataclasses
+import html
 import json
 import os
 
@@ -50,6 +52,30 @@ def report_text(rows, quick):
     return "\n".join(lines) + "\n"
 
 
+def report_page(rows, quick, figures):
+    """report.html: the report's table, each row's figure inlined below it once."""
+    from .page import STYLE
+
+    passed = sum(r.passed for r in rows)
+    lines = [f"<tr class=\"{'pass' if r.passed else 'bad'}\">" + "".join(
+        f"<td>{html.escape(str(c))}</td>" for c in (k, r.paper, r.claim, r.expected,
+                                                    r.measured, r.tolerance)) +
+        f"<td>{'pass' if r.passed else '<b>FAIL</b>'}</td></tr>" for k, r in enumerate(rows, 1)]
+    shown = []
+    for name in dict.fromkeys(r.figure for r in rows if r.figure):
+        with open(os.path.join(figures, name), "rb") as f:
+            data = base64.b64encode(f.read()).decode()
+        shown.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+                     f'{data}"><figcaption>{html.escape(name)}</figcaption></figure>')
+    title = "gamesim reproduce" + (" --quick" if quick else "")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{title}</title>\n<style>{STYLE}\nimg{{max-width:100%}}</style>\n</head>\n"
+            f"<body>\n<h1>{title}</h1>\n<p id=\"count\">{passed} of {len(rows)} checks pass"
+            f"</p>\n<table id=\"checks\">\n<tr><th>#</th><th>Paper</th><th>Claim</th>"
+            f"<th>Expected</th><th>Measured</th><th>Tolerance</th><th>Result</th></tr>\n"
+            + "\n".join(lines) + "\n</table>\n" + "\n".join(shown) + "\n</body>\n</html>\n")
+
+
 def reproduce(out=None, quick=False, checks=None):
     """Run the checks (default: all of :data:`gamesim.literature.CHECKS`) and write the report
     folder ``out`` (default: a new folder ``runs/reproduce``, ``-2`` and so on if taken).
@@ -66,6 +92,8 @@ def reproduce(out=None, quick=False, checks=None):
         rows = run_checks(checks, quick, figures)
         with open(os.path.join(reservation.tmp, "report.md"), "w") as f:
             f.write(report_text(rows, quick))
+        with open(os.path.join(reservation.tmp, "report.html"), "w") as f:
+            f.write(report_page(rows, quick, figures))
         with open(os.path.join(reservation.tmp, "report.json"), "w") as f:
             json.dump({"quick": quick, "checks": [dataclasses.asdict(r) for r in rows]}, f,
                       indent=2)

@@ -324,3 +324,27 @@ def test_the_command_line_writes_pages_and_view_rewrites_them(tmp_path):
     assert not any((d / "report.html").exists() for d in points)
     proc = gamesim_cli(["view", "missing"], tmp_path)
     assert_one_line_error(proc, 2, "missing: no such run directory")
+
+
+def test_the_reproduce_report_page_shows_every_check_and_figure(browser, tmp_path):
+    from gamesim import literature, reproduction
+
+    folder, rows = reproduction.reproduce(tmp_path / "r", quick=True, checks=(
+        literature.arjovsky_example_1, literature.goodfellow_proposition_1))
+    page = browser.new_page()
+    errors, remote = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
+               else (remote.append(route.request.url), route.abort()))
+    try:
+        page.goto(f"file://{os.path.join(folder, 'report.html')}")
+        shown = page.evaluate("() => [document.querySelectorAll('#checks tr').length - 1,"
+                              " [...document.images].map(i => i.complete && i.naturalWidth),"
+                              " document.getElementById('count').textContent]")
+        assert shown[0] == len(rows) == 8
+        assert len(shown[1]) == 2 and all(w > 500 for w in shown[1])  # both figures drawn
+        assert shown[2] == "8 of 8 checks pass"
+        assert errors == [] and remote == []
+    finally:
+        page.close()
