@@ -13,6 +13,7 @@ components.
 """
 
 import dataclasses
+import functools
 import math
 import os
 import pathlib
@@ -79,8 +80,10 @@ def param(default=MISSING, *, gt=None, ge=None, lt=None, le=None, choices=None, 
                  tuple(keys))
 
 
+@functools.cache  # a sweep validates every point: the type hints are read once a class
 def declared(cls):
-    """The parameters a plugin class declares, in definition order, with name and type set."""
+    """The parameters a plugin class declares, in definition order, with name and type set
+    (a tuple: shared by every caller)."""
     hints = typing.get_type_hints(cls)
     found = {}
     for klass in reversed(cls.__mro__):
@@ -94,7 +97,7 @@ def declared(cls):
         if kind is None:
             raise TypeError(f"{cls.__name__}.{name}: unsupported parameter type {annotation!r}")
         params.append(dataclasses.replace(p, name=name, type=kind))
-    return params
+    return tuple(params)
 
 
 def _check_number(p, value):
