@@ -3,11 +3,53 @@
 
 With ``[game] instance_noise`` the discriminator plays against K p_d and K p_g, the masses
 convolved with the noise of the point's iteration (:mod:`gamesim.noise`), and the generator's
-gradient in its masses is K^T of the objective's (docs/design.md, "One iteration")."""
+gradient in its masses is K^T of the objective's (docs/design.md, "One iteration").
+
+Plugins whose methods fill an ``out=`` buffer (``out_methods``, docs/plugins.md, "Protocols")
+are given buffers of :class:`Buffers`, reused from one iteration to the next; the others
+allocate their results as before."""
+
+import sys
+
+import numpy as np
 
 from .divergence import check
 from .noise import Convolution
-from .protocols import capability, faster
+from .protocols import capability, faster, fills
+
+
+def _refcounts(arrays):
+    return [sys.getrefcount(a) for a in arrays]
+
+
+_UNHELD = _refcounts([np.empty(0)])[0]  # the count of an array only a spare list holds
+
+
+class Buffers:
+    """Float64 arrays of ``size`` cells for the engine's ``out=`` buffers, a few spares per
+    quantity, each written again only once nothing but its spare list refers to it.
+
+    A Point keeps its grid quantities and gradient, the objectives' caches (keyed on an
+    array's identity) keep theirs, and a caller of the engine may keep any of them or a view
+    of one: all hold a reference, so the array's reference count tells when it is free. When
+    none is, a new array is made (and kept as a spare, up to ``SPARES``): the loop's next
+    point is computed while the last one is still held, so two of each alternate."""
+
+    SPARES = 3
+
+    def __init__(self, size):
+        self.size, self.spares = size, {}
+
+    def take(self, quantity):
+        """A free array for ``quantity`` (a name), its contents undefined."""
+        spares = self.spares.setdefault(quantity, [])
+        for array, count in zip(spares, _refcounts(spares)):
+            if count == _UNHELD:
+                return array
+        array = np.empty(self.size)
+        if len(spares) < self.SPARES:
+            spares.append(array)
+        return array
 
 
 class Point:
@@ -62,6 +104,12 @@ class Exact:
             faster(self.gen, "vjp_cells", "vjp") and \
             faster(self.objective, "generator_grad_at", "generator_grad")
         self.penalty = capability(sc.regularizer, "penalty")
+        # the per-iteration arrays of N cells, in reused buffers where the plugin fills out=
+        self.buffers = Buffers(sc.grid.points)
+        self.out_forward = fills(self.gen, "forward")
+        self.out_forward_log = fills(self.gen, "forward_log")
+        self.out_oracle = fills(self.objective, "oracle_log" if self.log_oracle else "oracle")
+        self.out_distance = sc.mode == "direct" and fills(sc.distance, "grad")
         if sc.mode == "direct":
             self.g_source = f"distance {sc.distance.name!r}"
         else:
@@ -81,27 +129,42 @@ class Exact:
         """(p_g, mass_outside, u) at the given parameters; u None in direct mode."""
         if self.oracle:
             return self.against_oracle(theta, iteration)
-        p_g, outside = self.gen.forward(theta)
-        check(p_g, "generator masses", self.gen_label)
+        p_g, outside = self.forward(theta)
         return p_g, outside, self.outputs(psi) if self.parametrized else None
+
+    def _out(self, fills_out, *quantities):
+        """The keyword ``out=`` (one buffer a quantity; a tuple for several) for a method
+        that fills it, none for one that allocates."""
+        if not fills_out:
+            return {}
+        out = tuple(self.buffers.take(q) for q in quantities)
+        return {"out": out if len(out) > 1 else out[0]}
+
+    def forward(self, theta):
+        """The generator's (p_g, mass_outside), checked."""
+        p_g, outside = self.gen.forward(theta, **self._out(self.out_forward, "p_g"))
+        check(p_g, "generator masses", self.gen_label)
+        return p_g, outside
 
     def against_oracle(self, theta, iteration=0):
         """(p_g, mass_outside, u) with the oracle's u: from the log-masses where the
         generator and the objective offer them."""
+        u_out = self._out(self.out_oracle, "u")
         if self.log_oracle:
-            p_g, outside, log_p_g = self.gen.forward_log(theta)
+            p_g, outside, log_p_g = self.gen.forward_log(
+                theta, **self._out(self.out_forward_log, "p_g", "log_p_g"))
             check(p_g, "generator masses", self.gen_label)
-            return p_g, outside, self.objective.oracle_log(self.sc.p_data, p_g, log_p_g)
-        p_g, outside = self.gen.forward(theta)
-        check(p_g, "generator masses", self.gen_label)
+            return p_g, outside, self.objective.oracle_log(self.sc.p_data, p_g, log_p_g, **u_out)
+        p_g, outside = self.forward(theta)
         seen = (self.sc.p_data, p_g) if self.noise is None else self.seen(p_g, iteration)
-        return p_g, outside, self.objective.oracle(*seen)
+        return p_g, outside, self.objective.oracle(*seen, **u_out)
 
     def seen(self, p_g, iteration=0):
         """(p_data, p_g) as the discriminator sees them at ``iteration``: the masses whose
         game ``value`` is and whose best response the oracle plays. With instance noise
-        (K p_d, K p_g) at that iteration's sigma; ``p_g`` as the generator gave it (a
-        generator's masses are never changed in place: K p_g is kept for the same array)."""
+        (K p_d, K p_g) at that iteration's sigma; ``p_g`` as the generator gave it (K p_g is
+        kept for the same array: a buffer is rewritten only once nothing, this cache
+        included, holds it)."""
         if self.noise is None:
             return self.sc.p_data, p_g
         kernel, p_d = self._noise_at(iteration)
@@ -128,7 +191,7 @@ class Exact:
     def generator_gradient(self, theta, p_g, u, iteration=0):
         """The generator's gradient (dL/dp_g itself for the mirror step)."""
         if self.sc.mode == "direct":
-            g_p = self.sc.distance.grad(self.sc.p_data, p_g)
+            g_p = self.sc.distance.grad(self.sc.p_data, p_g, **self._out(self.out_distance, "g_p"))
         elif self.noise is None:
             cells = self.gen.vjp_cells(theta) if self.sparse_g else None
             g_p = self.objective.generator_grad(self.sc.p_data, p_g, u) if cells is None \
@@ -163,8 +226,7 @@ class Exact:
         elif self.oracle:
             p_g, outside, u = self.against_oracle(theta, point.iteration)
         else:
-            p_g, outside = self.gen.forward(theta)
-            check(p_g, "generator masses", self.gen_label)
+            p_g, outside = self.forward(theta)
         if psi is None:
             psi = point.psi
         else:

@@ -13,9 +13,9 @@ for a class that never heard of the protocol. Read an optional member of any plu
 :func:`capability` (its value, or the protocol's default) or :func:`has` (whether it is
 there); never with ``getattr``/``hasattr`` and a default of one's own.
 
-A capability added later (say, a method that fills an ``out=`` buffer) is declared here as an
-optional member, so that plugins written before it keep working through the fallback its
-default selects.
+A capability added later is declared here as an optional member, so that plugins written
+before it keep working through the fallback its default selects: ``out_methods``, the methods
+that fill a buffer the engine passes as ``out=`` (:func:`fills`), is one.
 
 Conventions of every kind (docs/design.md, "Numerics"): arrays are contiguous float64; a
 vector on the grid has shape (N,), a parameter vector is flat, shape (P,); masses are
@@ -82,6 +82,15 @@ class Plugin:
     kind = ""
     waived_by = None  # a flag that, when true, waives the required members (the oracle)
     one_of = ()  # members of which at least one is required (a regularizer's)
+
+    out_methods = attribute(None, "The names of the plugin's methods that take a keyword "
+                                  "`out=`: a float64 array of the result's shape (for a "
+                                  "result holding several arrays, a tuple of them in order; "
+                                  "its numbers are returned as before), filled with the "
+                                  "numbers the method gives without it and returned in "
+                                  "place of a new array. The engine passes such methods "
+                                  "buffers it reuses across iterations. None: every method "
+                                  "allocates its results.")
 
     @optional
     def validate(self):
@@ -463,6 +472,14 @@ def faster(plugin, name, plain):
         if plain in vars(cls):
             return False
     return False
+
+
+def fills(plugin, method):
+    """Whether the engine may call ``plugin``'s ``method`` with ``out=``: it is listed in
+    ``out_methods`` and was not redefined after that list (a subclass's own ``method`` need
+    not take ``out``)."""
+    return method in (capability(plugin, "out_methods") or ()) and \
+        faster(plugin, "out_methods", method)
 
 
 def defines(plugin, name):

@@ -294,13 +294,15 @@ def max_of(x):
 # Calling kernels
 
 
-def filled(kernel, *args):
-    """``kernel(*args, out)`` on a new float64 array ``out`` the size of ``args[0]``, returned.
+def filled(kernel, *args, out=None):
+    """``kernel(*args, out)`` on ``out``, a new float64 array the size of ``args[0]`` unless
+    given (a plugin's ``out=`` buffer: docs/plugins.md, "Protocols"), returned.
 
     Kernels called every iteration fill an array and return nothing: Numba boxes a returned
     array by unpickling its type, about 0.5 us a call, as long as the work at a few hundred
     cells.
     """
-    out = np.empty(args[0].size)
+    if out is None:
+        out = np.empty(args[0].size)
     kernel(*args, out)
     return out

@@ -146,14 +146,15 @@ class W1(_CDF):
     symmetric). Subgradient h sum_{i >= j} sign(F_q,i - F_p,i), with sign(0) = 0."""
 
     name = "w1"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return self.h * float(np.abs(self._gaps(p, q)).sum())
 
-    def grad(self, p, q):
+    def grad(self, p, q, out=None):
         per_edge = self._gaps(p, q)
         _w1_per_edge(per_edge, self.h)
-        return filled(_suffix_sum, per_edge)
+        return filled(_suffix_sum, per_edge, out=out)
 
     def sample_value_grad(self, x, y, unbiased=True):
         """(W1 of the two empirical distributions, its gradient in y); ``unbiased`` is
@@ -172,16 +173,20 @@ class W2(_CDF):
     quantile Q_p(t) = min{x_k : F_p,k >= t}; 0 where W2 = 0, where it is not differentiable."""
 
     name = "w2"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return math.sqrt(_w2_squared(p, q, self.h))
 
-    def grad(self, p, q):
+    def grad(self, p, q, out=None):
         w2 = self.value(p, q)
+        out = np.empty(q.size) if out is None else out
         if w2 == 0.0:
-            return np.zeros(q.size)
-        per_edge = filled(_w2_squared_per_edge, p, q, self.h)
-        return filled(_suffix_sum, per_edge) / (2.0 * w2)
+            out[:] = 0.0
+            return out
+        filled(_suffix_sum, filled(_w2_squared_per_edge, p, q, self.h), out=out)
+        out /= 2.0 * w2
+        return out
 
 
 class Energy(_CDF):
@@ -191,13 +196,14 @@ class Energy(_CDF):
 
     name = "energy"
     factor = 2.0
+    out_methods = ("grad",)
 
     def value(self, p, q):
         gaps = self._gaps(p, q)
         return self.factor * self.h * float(gaps @ gaps)
 
-    def grad(self, p, q):
-        return filled(_suffix_sum, 2.0 * self.factor * self.h * self._gaps(p, q))
+    def grad(self, p, q, out=None):
+        return filled(_suffix_sum, 2.0 * self.factor * self.h * self._gaps(p, q), out=out)
 
     def sample_value_grad(self, x, y, unbiased=True):
         """(estimate, its gradient in y) of (factor / 2)(2 E|X - Y| - E|X - X'| - E|Y - Y'|)
@@ -238,12 +244,13 @@ class KS(_CDF):
     sign(0) = 0."""
 
     name = "ks"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return float(np.abs(self._gaps(p, q)).max())
 
-    def grad(self, p, q):
-        return filled(_ks_grad, self._gaps(p, q))
+    def grad(self, p, q, out=None):
+        return filled(_ks_grad, self._gaps(p, q), out=out)
 
 
 @gamesim.hookimpl

@@ -149,12 +149,13 @@ class JS:
     1/2 log 2 where p = 0, -inf where q = 0 < p."""
 
     name = "js"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _js(p, q)
 
-    def grad(self, p, q):
-        return filled(_js_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_js_grad, p, q, out=out)
 
 
 class KL:
@@ -162,12 +163,13 @@ class KL:
     mass-covering): inf where q = 0 < p. Gradient -p / q: 0 where p = 0, -inf where q = 0 < p."""
 
     name = "kl"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _kl(p, q)
 
-    def grad(self, p, q):
-        return filled(_kl_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_kl_grad, p, q, out=out)
 
 
 class ReverseKL:
@@ -176,12 +178,13 @@ class ReverseKL:
     q = 0 < p."""
 
     name = "reverse_kl"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _kl(q, p)
 
-    def grad(self, p, q):
-        return filled(_reverse_kl_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_reverse_kl_grad, p, q, out=out)
 
 
 class TV:
@@ -189,12 +192,13 @@ class TV:
     sign(0) = 0, so 0 where p = q."""
 
     name = "tv"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _tv(p, q)
 
-    def grad(self, p, q):
-        return filled(_tv_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_tv_grad, p, q, out=out)
 
 
 class Hellinger:
@@ -203,12 +207,13 @@ class Hellinger:
     (1 - sqrt(p / q)) / 2: 1/2 where p = 0, -inf where q = 0 < p."""
 
     name = "hellinger"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _hellinger(p, q)
 
-    def grad(self, p, q):
-        return filled(_hellinger_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_hellinger_grad, p, q, out=out)
 
 
 class Chi2:
@@ -217,12 +222,13 @@ class Chi2:
     Gradient 1 - (p / q)^2: 1 where p = 0, -inf where q = 0 < p."""
 
     name = "chi2"
+    out_methods = ("grad",)
 
     def value(self, p, q):
         return _chi2(p, q)
 
-    def grad(self, p, q):
-        return filled(_chi2_grad, p, q)
+    def grad(self, p, q, out=None):
+        return filled(_chi2_grad, p, q, out=out)
 
 
 @gamesim.hookimpl

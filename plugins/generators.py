@@ -67,17 +67,19 @@ class Density:
         with np.errstate(divide="ignore"):
             return np.log(p0)
 
-    # the kernels fill arrays made here and return nothing: Numba boxes a returned array by
-    # unpickling its type, about 0.5 us a call
-    def forward(self, theta):
-        p = np.empty(theta.size)
+    out_methods = ("forward", "forward_log")
+
+    # the kernels fill arrays made here (or the engine's buffers) and return nothing: Numba
+    # boxes a returned array by unpickling its type, about 0.5 us a call
+    def forward(self, theta, out=None):
+        p = np.empty(theta.size) if out is None else out
         _softmax(theta, p, _NO_LOG)
         return p, 0.0
 
-    def forward_log(self, theta):
+    def forward_log(self, theta, out=None):
         """(p, 0.0, log p): the log-masses come out of the softmax for one pass more, where
-        taking the log of p would cost a logarithm a cell."""
-        p, log_p = np.empty(theta.size), np.empty(theta.size)
+        taking the log of p would cost a logarithm a cell. ``out``: the pair (p, log p)."""
+        p, log_p = (np.empty(theta.size), np.empty(theta.size)) if out is None else out
         _softmax(theta, p, log_p)
         return p, 0.0, log_p
 

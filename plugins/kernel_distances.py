@@ -118,6 +118,7 @@ class MMD:
     distance). Gradient 2 K (q - p)."""
 
     name = "mmd"
+    out_methods = ("grad",)
     kernel: str = gamesim.param("gaussian", choices=("gaussian", "laplacian", "energy"),
                                 help="kernel k(x, y) of r = |x - y|: gaussian exp(-r^2/(2b^2)), "
                                      "laplacian exp(-r/b), energy -r")
@@ -149,8 +150,9 @@ class MMD:
         d = p - q
         return max(float(d @ self.apply_kernel(d)), 0.0)
 
-    def grad(self, p, q):
-        return 2.0 * self.apply_kernel(q - p)
+    def grad(self, p, q, out=None):
+        gap = np.subtract(q, p, out=out)  # out, if given, is free until K gap is known
+        return np.multiply(self.apply_kernel(gap), 2.0, out=gap)
 
     def sample_value_grad(self, x, y, unbiased=True):
         """(MMD^2 estimate, its gradient in y) from a data sample x and a generated sample y:

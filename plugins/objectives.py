@@ -260,12 +260,15 @@ class Minimax:
     output = "logit"
     equilibrium = -math.log(4.0)
     nonsaturating = False
+    # the generator gradient the oracle's pass gives is handed over to the caller, who keeps
+    # it: it has no out= form
+    out_methods = ("oracle", "oracle_log")
     _cache = (None, None, None, None, None)  # p_d, log p_d, p_g, u, generator gradient
 
-    def oracle(self, p_d, p_g):
-        return self.oracle_log(p_d, p_g, None)
+    def oracle(self, p_d, p_g, out=None):
+        return self.oracle_log(p_d, p_g, None, out=out)
 
-    def oracle_log(self, p_d, p_g, log_p_g):
+    def oracle_log(self, p_d, p_g, log_p_g, out=None):
         """The oracle with log p_g given (None: taken here), one logarithm a cell fewer."""
         # The generator's gradient against the oracle comes out of the same pass almost for
         # free; it is kept for the generator_grad call that follows with these very arrays.
@@ -273,7 +276,8 @@ class Minimax:
         if p_d is not cached_p_d:
             # log p_d, zero masses counted as the smallest double: the oracle against p_g = 1
             log_p_d = filled(_log_ratio_oracle, p_d, np.ones_like(p_d))
-        u, g = np.empty(p_d.size), np.empty(p_d.size)
+        u = np.empty(p_d.size) if out is None else out
+        g = np.empty(p_d.size)
         if log_p_g is None:
             _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, self.nonsaturating)
         else:
@@ -355,9 +359,10 @@ class LeastSquares:
     name = "least_squares"
     output = "probability"
     equilibrium = -0.25
+    out_methods = ("oracle",)
 
-    def oracle(self, p_d, p_g):
-        return filled(_least_squares_oracle, p_d, p_g)
+    def oracle(self, p_d, p_g, out=None):
+        return filled(_least_squares_oracle, p_d, p_g, out=out)
 
     def value(self, p_d, p_g, u):
         return _least_squares_value(p_d, p_g, u)
@@ -389,9 +394,11 @@ class Hinge:
     name = "hinge"
     output = "critic"
     equilibrium = -2.0
+    out_methods = ("oracle",)
 
-    def oracle(self, p_d, p_g):
-        return np.sign(p_d - p_g)
+    def oracle(self, p_d, p_g, out=None):
+        gap = np.subtract(p_d, p_g, out=out)
+        return np.sign(gap, out=gap)
 
     def value(self, p_d, p_g, u):
         return _hinge_value(p_d, p_g, u)
@@ -427,12 +434,13 @@ class Wasserstein:
     name = "wasserstein"
     output = "critic"
     equilibrium = 0.0
+    out_methods = ("oracle",)
 
     def setup(self, grid):
         self.h = grid.h
 
-    def oracle(self, p_d, p_g):
-        return filled(_kantorovich_potential, p_d, p_g, self.h)
+    def oracle(self, p_d, p_g, out=None):
+        return filled(_kantorovich_potential, p_d, p_g, self.h, out=out)
 
     def value(self, p_d, p_g, u):
         return float((p_d - p_g) @ u)
