@@ -29,8 +29,14 @@ Memory is reported as
 
 For comparison it prints what the dense N x N kernel matrix of MMD would need.
 
+``--before DIR`` compares with another version of gamesim: DIR is an export of it (``git
+archive HEAD | tar -x -C DIR``, with its ``gamesim`` and ``plugins`` folders); its children
+import that version (through PYTHONPATH), the others this one, run in turn, before and after,
+``--rounds`` times, and the time per iteration and the peak RSS are printed side by side as
+medians and ranges over the rounds.
+
     python benchmarks/bench_scale.py [--points 1000000] [--iterations K] [--repeats 3]
-                                     [--cases ideal direct]
+                                     [--cases ideal direct] [--before DIR [--rounds 5]]
 """
 
 import argparse
@@ -38,13 +44,14 @@ import dataclasses
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 
-from common import IDEAL_GAME, median_seconds
+from common import IDEAL_GAME, median_seconds, spread
 
 
 
@@ -83,6 +90,7 @@ def measure(case, points, iterations, repeats):
     """Time and memory of one case in this process; a dict of plain numbers (see the module
     docstring for what each means)."""
     rss_python = max_rss()
+    import gamesim
     from gamesim import engine, plugins, scenario
 
     plugins.registry()  # imports the built-in plugins and their cached Numba kernels
@@ -124,14 +132,25 @@ def measure(case, points, iterations, repeats):
         "rss_python_bytes": rss_python, "rss_imports_bytes": rss_imports,
         "rss_loaded_bytes": rss_loaded, "rss_peak_bytes": max_rss(),
         "final_value": final["value"], "final_tv": final.get("tv", float("nan")),
+        "gamesim": os.path.dirname(gamesim.__file__),
     }
 
 
-def run_child(case, points, iterations, repeats):
-    """``measure`` in a fresh interpreter, so that its ru_maxrss is this case's alone."""
+def importable(export, folder):
+    """A folder for PYTHONPATH in which ``gamesim`` and ``gamesim_plugins`` are the export's
+    (its ``gamesim`` and ``plugins`` folders, linked)."""
+    for name, source in (("gamesim", "gamesim"), ("gamesim_plugins", "plugins")):
+        os.symlink(os.path.join(os.path.abspath(export), source), os.path.join(folder, name))
+    return folder
+
+
+def run_child(case, points, iterations, repeats, path=None):
+    """``measure`` in a fresh interpreter, so that its ru_maxrss is this case's alone; with
+    ``path``, importing the gamesim found there."""
     command = [sys.executable, os.path.abspath(__file__), "--child", case, "--points",
                str(points), "--iterations", str(iterations), "--repeats", str(repeats)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    env = None if path is None else {**os.environ, "PYTHONPATH": path}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{case} failed (exit {done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -163,6 +182,30 @@ def report(rows, points):
           f"and its kernel spectrum {spectrum / MB:.1f} MiB")
 
 
+def compare(rounds_by_version, points):
+    """Print each case's time per iteration and peak RSS, before and after, as medians and
+    ranges over the rounds, with the ratio of the medians."""
+    before, after = rounds_by_version["before"], rounds_by_version["after"]
+    print(f"N = {points:,} cells; medians (min-max) over {len(before[0])} rounds, each a "
+          f"fresh process per case and version, run in turn")
+    print(f"{'case':>7} {'version':>8} {'ms/iter':>22} {'peak RSS MiB':>22} "
+          f"{'traced MiB':>20}  gamesim")
+    for b_rows, a_rows in zip(before, after):
+        for version, rows in (("before", b_rows), ("after", a_rows)):
+            print(f"{rows[0]['case']:>7} {version:>8} "
+                  f"{spread([r['per_iteration_s'] for r in rows], 1e3, 2):>22} "
+                  f"{spread([r['rss_peak_bytes'] for r in rows], 1 / MB, 0):>22} "
+                  f"{spread([r['traced_peak_bytes'] for r in rows], 1 / MB, 0):>20}  "
+                  f"{rows[0]['gamesim']}")
+        ratio = [statistics.median(r[k] for r in a_rows) / statistics.median(r[k] for r in b_rows)
+                 for k in ("per_iteration_s", "rss_peak_bytes", "traced_peak_bytes")]
+        print(f"{'':>7} {'after/before':>8}: time {ratio[0]:.3f}, peak RSS {ratio[1]:.3f}, "
+              f"traced peak {ratio[2]:.3f}")
+        if {r["final_value"] for r in a_rows} != {r["final_value"] for r in b_rows}:
+            print(f"{'':>7} the final values differ: {a_rows[0]['final_value']!r} after, "
+                  f"{b_rows[0]['final_value']!r} before")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -171,12 +214,31 @@ def main(argv=None):
                              + ", ".join(f"{k} {case}" for case, k in ITERATIONS.items()) + ")")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", choices=sorted(GAMES), default=["ideal", "direct"])
+    parser.add_argument("--before", metavar="DIR",
+                        help="an export of the gamesim to compare with (its gamesim/ and plugins/)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="with --before: rounds of before and after (default 5)")
     parser.add_argument("--child", choices=sorted(GAMES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if (args.iterations is not None and args.iterations < 1) or args.repeats < 1:
-        parser.error("--iterations and --repeats must be >= 1")
+    if (args.iterations is not None and args.iterations < 1) or args.repeats < 1 or \
+            args.rounds < 1:
+        parser.error("--iterations, --repeats and --rounds must be >= 1")
     if args.child:
         print(json.dumps(measure(args.child, args.points, args.iterations, args.repeats)))
+        return 0
+    if args.before is not None:
+        if not os.path.isfile(os.path.join(args.before, "gamesim", "__init__.py")):
+            parser.error(f"--before {args.before}: no gamesim/__init__.py there")
+        with tempfile.TemporaryDirectory() as folder:
+            paths = {"before": importable(args.before, folder), "after": None}
+            found = {v: [[] for _ in args.cases] for v in paths}
+            for _ in range(args.rounds):
+                for i, case in enumerate(args.cases):
+                    for version, path in paths.items():
+                        found[version][i].append(run_child(
+                            case, args.points, args.iterations or ITERATIONS[case],
+                            args.repeats, path))
+        compare(found, args.points)
         return 0
     rows = [run_child(case, args.points, args.iterations or ITERATIONS[case], args.repeats)
             for case in args.cases]

@@ -21,7 +21,7 @@ Conventions of every kind (docs/design.md, "Numerics"): arrays are contiguous fl
 vector on the grid has shape (N,), a parameter vector is flat, shape (P,); masses are
 non-negative and sum to 1; ``p_d`` (or ``p``) is the data, ``p_g`` (or ``q``) the generated
 distribution; a method never modifies the arrays it is given (optimizers may step theta in
-place) and returns arrays the caller may keep.
+place; a method in ``out_methods`` fills its ``out``) and returns arrays the caller may keep.
 """
 
 import inspect

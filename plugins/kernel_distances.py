@@ -151,7 +151,7 @@ class MMD:
         return max(float(d @ self.apply_kernel(d)), 0.0)
 
     def grad(self, p, q, out=None):
-        gap = np.subtract(q, p, out=out)  # out, if given, is free until K gap is known
+        gap = np.subtract(q, p, out=out)  # out holds q - p until K (q - p) is known
         return np.multiply(self.apply_kernel(gap), 2.0, out=gap)
 
     def sample_value_grad(self, x, y, unbiased=True):
