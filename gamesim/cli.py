@@ -84,7 +84,7 @@ def _parser():
     analyze = sub.add_parser("analyze", help="the local stability analysis of a saved run "
                                              "(writes its stability.json)")
     analyze.add_argument("run_dir", help="a run directory written by gamesim run")
-    analyze.add_argument("--at", action="append", metavar="PLACE",
+    analyze.add_argument("--at", action="append", metavar="PLACE", type=_place,
                          help="end (default), start, snapshots or an iteration number "
                               "(repeatable)")
     reproduce = sub.add_parser("reproduce", help="run the literature checks shipped with "
@@ -102,6 +102,16 @@ def _parser():
     plugins.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
                          help="import an extra plugin module (repeatable)")
     return parser
+
+
+def _place(text):
+    """An --at value: end, start, snapshots or an iteration number."""
+    if text in ("end", "start", "snapshots"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected 'end', 'start', 'snapshots' or "
+                                     f"an iteration number")
 
 
 def _scenario_options(command):
@@ -312,27 +322,16 @@ def _view(args):
 
 
 def _analyze(args):
-    import json
-
     from . import api, plotting, results
 
-    places = [int(a) if a.lstrip("-").isdigit() else a for a in args.at or ["end"]]
     run = api.load_run(args.run_dir)
-    try:
-        document = api.analyze_run(run, places)
-    except GamesimError as err:
-        raise GamesimError(f"--at: {err}" if "expected 'end'" in str(err) else str(err)) from None
+    document = api.analyze_run(run, args.at or ["end"])
     results.remove_leftovers(args.run_dir)
     path = os.path.join(args.run_dir, "stability.json")
-
-    def dump(partial):
-        with open(partial, "w") as f:
-            json.dump(document, f, indent=2)
-            f.write("\n")
-    results.write_whole(path, dump)
+    results.write_whole(path, lambda partial: results.write_json(partial, document))
     fmt = run.scenario.get("output", {}).get("format", "png")
     os.makedirs(os.path.join(args.run_dir, "plots"), exist_ok=True)
-    figure = plotting.figure_eigenvalues(api.load_run(args.run_dir))
+    figure = plotting.figure_eigenvalues(run)  # reads the stability.json just written
     results.write_whole(os.path.join(args.run_dir, "plots", f"eigenvalues.{fmt}"),
                         lambda partial: figure.savefig(partial, format=fmt, dpi=plotting.DPI,
                                                        metadata=plotting.METADATA[fmt]))

@@ -156,8 +156,7 @@ class Exact:
             check(p_g, "generator masses", self.gen_label)
             return p_g, outside, self.objective.oracle_log(self.sc.p_data, p_g, log_p_g, **u_out)
         p_g, outside = self.forward(theta)
-        seen = (self.sc.p_data, p_g) if self.noise is None else self.seen(p_g, iteration)
-        return p_g, outside, self.objective.oracle(*seen, **u_out)
+        return p_g, outside, self.objective.oracle(*self.seen(p_g, iteration), **u_out)
 
     def seen(self, p_g, iteration=0):
         """(p_data, p_g) as the discriminator sees them at ``iteration``: the masses whose

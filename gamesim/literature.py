@@ -57,7 +57,7 @@ def load(name, table):
     return scenario.load(f"reproduce:{name}", data={"name": name, **table})
 
 
-def _frame(title, xlabel, ylabel, ax=None):
+def _frame(title, xlabel, ylabel):
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.subplots()
     ax.set_title(title, fontsize=10)
@@ -289,7 +289,7 @@ def mescheder_dirac_gan(quick):
         ("R2, gamma = 0.3 (as R1 here: D's slope is psi at every x)",
          dirac(regularizer={"kind": "r2", "gamma": 0.3}), None, 0.3),
     ]
-    rows, fig = [], None
+    rows = []
     fig, ax = _frame(f"{MESCHEDER}: Dirac-GAN eigenvalues at (0, 0), closed form (+) and "
                      f"gamesim (o)", "real part", "imaginary part")
     for k, (what, table, expected, gamma) in enumerate(cases):

@@ -11,7 +11,6 @@ report.json and figures/. The exit status is 0 when every check passes and 3 whe
 import base64
 import dataclasses
 import html
-import json
 import os
 
 from . import literature
@@ -38,28 +37,34 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+HEADER = ("#", "Paper", "Claim", "Expected", "Measured", "Tolerance", "Result")
+
+
+def _cells(k, r):
+    """Row ``r``'s cells under HEADER but the last (the result, marked up by each format)."""
+    return k, r.paper, r.claim, r.expected, r.measured, r.tolerance
+
+
 def report_text(rows, quick):
     passed = sum(r.passed for r in rows)
+    header = (*HEADER, "Figure")
     lines = ["# gamesim reproduce", "",
              f"{passed} of {len(rows)} checks pass{' (--quick: smaller grids and runs)' if quick else ''}.",
-             "", "| # | Paper | Claim | Expected | Measured | Tolerance | Result | Figure |",
-             "|---|---|---|---|---|---|---|---|"]
+             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for k, r in enumerate(rows, 1):
         figure = f"[figure](figures/{r.figure})" if r.figure else ""
         lines.append("| " + " | ".join(_cell(c) for c in (
-            k, r.paper, r.claim, r.expected, r.measured, r.tolerance,
-            "pass" if r.passed else "**FAIL**", figure)) + " |")
+            *_cells(k, r), "pass" if r.passed else "**FAIL**", figure)) + " |")
     return "\n".join(lines) + "\n"
 
 
 def report_page(rows, quick, figures):
-    """report.html: the report's table, each row's figure inlined below it once."""
+    """report.html: the report's table, then each figure once, inlined."""
     from .page import STYLE
 
     passed = sum(r.passed for r in rows)
     lines = [f"<tr class=\"{'pass' if r.passed else 'bad'}\">" + "".join(
-        f"<td>{html.escape(str(c))}</td>" for c in (k, r.paper, r.claim, r.expected,
-                                                    r.measured, r.tolerance)) +
+        f"<td>{html.escape(str(c))}</td>" for c in _cells(k, r)) +
         f"<td>{'pass' if r.passed else '<b>FAIL</b>'}</td></tr>" for k, r in enumerate(rows, 1)]
     shown = []
     for name in dict.fromkeys(r.figure for r in rows if r.figure):
@@ -71,20 +76,16 @@ def report_page(rows, quick, figures):
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{title}</title>\n<style>{STYLE}\nimg{{max-width:100%}}</style>\n</head>\n"
             f"<body>\n<h1>{title}</h1>\n<p id=\"count\">{passed} of {len(rows)} checks pass"
-            f"</p>\n<table id=\"checks\">\n<tr><th>#</th><th>Paper</th><th>Claim</th>"
-            f"<th>Expected</th><th>Measured</th><th>Tolerance</th><th>Result</th></tr>\n"
-            + "\n".join(lines) + "\n</table>\n" + "\n".join(shown) + "\n</body>\n</html>\n")
+            f"</p>\n<table id=\"checks\">\n<tr>" + "".join(f"<th>{h}</th>" for h in HEADER)
+            + "</tr>\n" + "\n".join(lines) + "\n</table>\n" + "\n".join(shown) + "\n</body>\n</html>\n")
 
 
 def reproduce(out=None, quick=False, checks=None):
     """Run the checks (default: all of :data:`gamesim.literature.CHECKS`) and write the report
     folder ``out`` (default: a new folder ``runs/reproduce``, ``-2`` and so on if taken).
     Returns (the folder's path, the rows)."""
-    from matplotlib import use
-
     from . import results
 
-    use("Agg")
     checks = literature.CHECKS if checks is None else checks
     with results.reserve(out, name="reproduce-quick" if quick else "reproduce") as reservation:
         figures = os.path.join(reservation.tmp, "figures")
@@ -94,8 +95,6 @@ def reproduce(out=None, quick=False, checks=None):
             f.write(report_text(rows, quick))
         with open(os.path.join(reservation.tmp, "report.html"), "w") as f:
             f.write(report_page(rows, quick, figures))
-        with open(os.path.join(reservation.tmp, "report.json"), "w") as f:
-            json.dump({"quick": quick, "checks": [dataclasses.asdict(r) for r in rows]}, f,
-                      indent=2)
-            f.write("\n")
+        results.write_json(os.path.join(reservation.tmp, "report.json"),
+                           {"quick": quick, "checks": [dataclasses.asdict(r) for r in rows]})
         return reservation.commit(), rows

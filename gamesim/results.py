@@ -5,7 +5,6 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -28,10 +27,18 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same run gives the s
 
 
 def _format(v):
+    """A metrics.csv cell: an int as it is, a float by repr, non-finite as JSON spells it."""
     if isinstance(v, int):
         return str(v)
-    return repr(float(v)) if math.isfinite(v) else ("nan" if math.isnan(v) else
-                                                    ("inf" if v > 0 else "-inf"))
+    x = json_number(v)
+    return repr(x) if isinstance(x, float) else x
+
+
+def write_json(path, document):
+    """``document`` as indented JSON, ending with a newline."""
+    with open(path, "w") as f:
+        json.dump(document, f, indent=2)
+        f.write("\n")
 
 
 def write_npz(path, arrays):
@@ -207,9 +214,7 @@ class Reservation:
         write_npz(os.path.join(tmp, "snapshots.npz"), snapshot_arrays(sc, result))
         for name, document in {"summary.json": summary_of(sc, result),
                                **result.documents}.items():
-            with open(os.path.join(tmp, name), "w") as f:
-                json.dump(document, f, indent=2)
-                f.write("\n")
+            write_json(os.path.join(tmp, name), document)
         if draw_plots is not None:
             draw_plots(tmp)
         for hook in plugin_manager.observers()["gamesim_run_end"]:

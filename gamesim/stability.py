@@ -24,6 +24,7 @@ from .exact import Exact
 from .field import gradients, jacobian, joined, largest_eigenvalues, split, steps
 from .optstate import flat_state, set_flat_state
 from .protocols import capability
+from .runchecks import json_number
 from .schedule import Iteration
 
 DENSE_LIMIT = 1000  # coordinates; beyond, ARPACK's EIGS_COUNT eigenvalues that decide
@@ -31,7 +32,6 @@ EIGS_COUNT = 6
 FIELD_TOLERANCE = 1e-6  # |v| below which a point counts as stationary and gets a verdict
 MARGIN = 1e-9  # a real part (modulus - 1) within max(MARGIN, 2 x the error) of 0: 'marginal'
 RATE_FLOOR = 1e-10  # the measured rate's series is fitted above this share of its largest value
-AT = ("end", "start", "snapshots")
 
 
 class Coordinates:
@@ -231,7 +231,7 @@ def _pairs(values, key):
 
 def _numbers(x):
     """A vector for JSON: floats, with non-finite entries as strings ("-inf")."""
-    return [float(v) if np.isfinite(v) else str(v) for v in np.asarray(x, dtype=np.float64)]
+    return [json_number(v) for v in np.asarray(x, dtype=np.float64)]
 
 
 def measured_rate(columns):
