@@ -2,9 +2,10 @@
 
 import json
 import os
+import shutil
 
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, gamesim_cli
 
 import gamesim
 from gamesim import literature
@@ -82,3 +83,23 @@ def test_reproduce_exits_3_when_a_check_fails(run_cli, tmp_path, monkeypatch):
     assert result.status == 3
     assert "1 of 5 checks failed" in result.err and "1 + 1 = 3" in result.err
     assert "**FAIL**" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_commands_as_a_user_types_them(tmp_path):
+    """The console script from a plain folder: run with [analysis] stability, analyze the run
+    at more places, reproduce --quick; everything lands under the folder's runs/."""
+    shutil.copy(R1, tmp_path / "dirac-gan-r1.toml")
+    proc = gamesim_cli(["run", "dirac-gan-r1.toml", "--no-plots"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "stability at end (iteration 500): " in proc.stdout and "update stable" in proc.stdout
+    proc = gamesim_cli(["analyze", "runs/dirac-gan-r1", "--at", "start", "--at", "snapshots"],
+                       tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("start (iteration 0): ") and len(lines) == 1 + 4 + 1
+    assert lines[-1] == "runs/dirac-gan-r1/stability.json"
+    proc = gamesim_cli(["reproduce", "--quick"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == str(tmp_path / "runs" / "reproduce-quick" / "report.md")
+    assert sorted(os.listdir(tmp_path)) == ["dirac-gan-r1.toml", "runs"]
+    assert sorted(os.listdir(tmp_path / "runs")) == ["dirac-gan-r1", "reproduce-quick"]
