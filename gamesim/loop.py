@@ -5,7 +5,7 @@ snapshotted as due, the stop condition checked, then the schedule steps
 import numpy as np
 
 from .blame import reraise
-from .divergence import Diverged, copy_checked
+from .divergence import Diverged, checked_copy
 from .protocols import capability
 from .recorder import Recorder, bind
 
@@ -48,8 +48,7 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
                     updating = False
                     # a copy (the optimizers step theta in place), which the generator's
                     # optimizer (its init_params at iteration 0) must have left finite
-                    saved = np.empty(theta.size)
-                    bad = copy_checked(theta, saved, logit_params)
+                    saved, bad = checked_copy(theta, logit_params)
                     if bad >= 0:
                         raise Diverged("generator parameters",
                                        gopt_label if it else players.gen_label, bad)

@@ -67,8 +67,17 @@ def discriminator_values(output, u):
 def parameter_values(plugin, x):
     """A player's parameters as named numbers: the plugin's ``param_values`` if it has one,
     else each entry of a small vector, else the vector's norm."""
+    return parameter_reader(plugin)(x)
+
+
+def parameter_reader(plugin):
+    """:func:`parameter_values` of ``plugin`` as a function of x, looked up once per run."""
     if has(plugin, "param_values"):
-        return plugin.param_values(x)
+        return plugin.param_values
+    return _plain_values
+
+
+def _plain_values(x):
     if x.size <= SMALL_MODEL:
         return {f"p{i}": float(v) for i, v in enumerate(x)}
     return {"norm": float(np.linalg.norm(x))}
@@ -108,11 +117,18 @@ class Recorder:
             has(sc.objective, "oracle_value") else None
         # a parametrized run also records each player's parameters and gradient norms
         self.detailed = players.parametrized or not capability(sc.generator, "logit_params")
+        # what a row calls, looked up once: the value, the distances, the parameters' readers
+        self.value_of = sc.distance.value if sc.mode == "direct" else sc.objective.value
+        self.value_plugin = sc.distance.name if sc.mode == "direct" else sc.objective.name
+        self.distance_values = [d.value for d in sc.distances.values()]
+        self.logit = self.d_output == "logit"
+        self.g_values = parameter_reader(sc.generator)
+        self.d_values = parameter_reader(sc.discriminator) if players.parametrized else None
         columns = ["iteration", *metrics]
         if self.detailed:
-            columns += [f"g.{k}" for k in parameter_values(sc.generator, theta)]
+            columns += [f"g.{k}" for k in self.g_values(theta)]
             if players.parametrized:
-                columns += [f"d.{k}" for k in parameter_values(sc.discriminator, psi)]
+                columns += [f"d.{k}" for k in self.d_values(psi)]
             columns += ["grad_norm.g"] + ["grad_norm.d"] * players.parametrized
         self.columns, self.rows, self.observer_names = columns, [], None
         self.transform = capability(sc.generator, "transform")
@@ -142,25 +158,27 @@ class Recorder:
         p_g, outside, u = state.grid()
         self.max_outside = max(self.max_outside, outside)
         if sc.mode == "direct":
-            value = sc.distance.value(p_d, p_g)
+            value = self.value_of(p_d, p_g)
         else:
             # the game's value and D's closeness to 1/2 are of the masses D sees
             seen_d, seen_g = players.seen(p_g, it)
-            value = sc.objective.value(seen_d, seen_g, u)
+            value = self.value_of(seen_d, seen_g, u)
         if math.isnan(value):
-            raise Diverged("value", sc.distance.name if sc.mode == "direct" else sc.objective.name, -1)
+            raise Diverged("value", self.value_plugin, -1)
         if self.identity is not None:
             self.identity.check(it, value, seen_d, seen_g)
         row = [it, value]
         if self.batch_values is not None:
             row += self.batch_values(state)
-        row += [*(d.value(p_d, p_g) for d in sc.distances.values()), outside]
+        for distance in self.distance_values:
+            row.append(distance(p_d, p_g))
+        row.append(outside)
         if self.d_max_dev:
-            row += _dev_from_half(seen_d, seen_g, u, self.d_output == "logit")
+            row += _dev_from_half(seen_d, seen_g, u, self.logit)
         if self.detailed:
-            row += parameter_values(sc.generator, theta).values()
+            row += self.g_values(theta).values()
             if players.parametrized:
-                row += parameter_values(sc.discriminator, psi).values()
+                row += self.d_values(psi).values()
                 row += [_norm_of(state.g_grad), _norm_of(state.d_grad)]
             else:
                 row.append(_norm_of(state.g_grad))

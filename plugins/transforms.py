@@ -231,24 +231,33 @@ def _deposit_vjp(xs, lower, h, g, out):
 def _read_cells(xs, lower, h, out):
     """The cells whose g :func:`_deposit_vjp` reads (each span's cells ka..kb, and the
     neighbour of an end on an edge), in increasing order in ``out[:count]``; returns count, or -1 for non-finite
-    nodes (the deposit is undefined: every cell counts)."""
+    nodes (the deposit is undefined: every cell counts). Only the cells between the first
+    and the last read are marked and scanned: a point reads two of N."""
     n = out.size
     for s in range(xs.size):
         if not math.isfinite(xs[s]):
             return -1
-    read = np.zeros(n, np.bool_)
-    for s in range(xs.size - 1):
+    segments = xs.size - 1
+    los, his = np.empty(segments, np.int64), np.empty(segments, np.int64)
+    first, last = n, -1
+    for s in range(segments):
         a, b = _span(xs[s], xs[s + 1], h)
         ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
         # and the neighbour of an end on an edge (see _end_value)
-        lo = ka - 1 if ka > 0 and a - (lower + ka * h) < KINK * h else ka
-        hi = kb + 1 if kb < n - 1 and lower + (kb + 1) * h - b < KINK * h else kb
-        if lo < hi:
-            read[lo:hi + 1] = True
+        los[s] = ka - 1 if ka > 0 and a - (lower + ka * h) < KINK * h else ka
+        his[s] = kb + 1 if kb < n - 1 and lower + (kb + 1) * h - b < KINK * h else kb
+        if los[s] < his[s]:
+            first, last = min(first, los[s]), max(last, his[s])
+    if last < first:
+        return 0
+    read = np.zeros(last - first + 1, np.bool_)
+    for s in range(segments):
+        if los[s] < his[s]:
+            read[los[s] - first:his[s] - first + 1] = True
     count = 0
-    for k in range(n):
+    for k in range(read.size):
         if read[k]:
-            out[count] = k
+            out[count] = first + k
             count += 1
     return count
 
@@ -432,6 +441,9 @@ class MLP(_Nodes):
         return network.vjp(2.0 * z - 1.0, theta, self.hidden, self.activation, g_x)
 
 
+_TWICE = np.zeros(2, np.intp)  # theta[_TWICE] = (theta_0, theta_0), in one NumPy call
+
+
 class Point(_Nodes):
     """A point mass at theta, deposited by cloud-in-cell: the Dirac-GAN's generator
     (Mescheder, Geiger, Nowozin 2018)."""
@@ -444,10 +456,11 @@ class Point(_Nodes):
         return np.array([self.at])
 
     def node_values(self, theta):
-        return np.array([theta[0], theta[0]])
+        return theta[_TWICE]
 
     def node_values_vjp(self, theta, g_x):
-        return g_x[:1] + g_x[1:]  # the sum of the two nodes' gradients, as a vector
+        first, second = g_x.tolist()
+        return np.array([first + second])  # the sum of the two nodes' gradients, as a vector
 
     def param_values(self, theta):
         return {"theta": float(theta[0])}

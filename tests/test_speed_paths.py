@@ -1,25 +1,34 @@
 """The faster paths against the plain ones they replace, with numbers: the log-masses of the
 density generator and the oracle taken from them, the generator's gradient at the cells a
 node generator's vjp reads, the logistic discriminator's kernels, the R1 kernel, the skipped
-zero-weight cells, the fused copy and check, and the recorder's cheaper norms and d_max_dev.
+zero-weight cells, the fused copy and check (in Python for short arrays), the cells a node
+generator's vjp reads, W1 in one kernel, and the recorder's cheaper norms and d_max_dev.
 
 Paths that give the same bits are compared with ``array_equal``; algebraic rewrites within a
 few ulps (docs/design.md, "Numerics")."""
 
+import itertools
 import math
 import pathlib
 
 import numpy as np
 import pytest
+from gamesim_plugins import cdf_distances, objectives, transforms
+from gamesim_plugins.generators import _NO_LOG, _softmax
 
 from gamesim import engine, scenario, testing
-from gamesim.protocols import faster
-from gamesim.divergence import copy_checked, first_bad
+from gamesim.divergence import (
+    SMALL,
+    Diverged,
+    check,
+    checked_copy,
+    copy_checked,
+    first_bad,
+)
 from gamesim.grid import Grid
+from gamesim.protocols import faster
 from gamesim.recorder import _dev_from_half, _norm_of, discriminator_values
 from gamesim.vecmath import filled
-from gamesim_plugins import objectives
-from gamesim_plugins.generators import _NO_LOG, _softmax
 
 SCENARIOS = pathlib.Path(__file__).resolve().parent.parent / "scenarios"
 LD = np.longdouble
@@ -136,6 +145,38 @@ def test_node_generators_read_only_their_vjp_cells(table, theta, read):
         assert np.all(gen.vjp(theta, g) == 0.0)
 
 
+def _read_cells_plain(xs, grid):
+    """The cells _deposit_vjp reads, marked on the whole grid as their definition says."""
+    read = np.zeros(grid.points, bool)
+    for a0, b0 in itertools.pairwise(xs):
+        a, b = transforms._span(a0, b0, grid.h)
+        ka, kb = (transforms._cell(x, grid.lower, grid.h, grid.points) for x in (a, b))
+        kink = transforms.KINK * grid.h
+        lo = ka - 1 if ka > 0 and a - (grid.lower + ka * grid.h) < kink else ka
+        hi = kb + 1 if kb < grid.points - 1 and grid.lower + (kb + 1) * grid.h - b < kink else kb
+        if lo < hi:
+            read[lo:hi + 1] = True
+    return np.flatnonzero(read)
+
+
+def test_read_cells_scans_only_the_read_span_and_finds_the_same_cells():
+    rng = np.random.default_rng(11)
+    h, lower = GRID.h, GRID.lower
+    found = 0
+    for trial in range(400):
+        m = int(rng.integers(2, 6))
+        xs = [rng.uniform(-6, 6, m), np.full(m, rng.uniform(-5, 5)),  # spread, a point
+              lower + h * rng.integers(-3, GRID.points + 3, m).astype(float)][trial % 3]  # edges
+        out = np.empty(GRID.points, np.int64)
+        count = transforms._read_cells(xs, lower, h, out)
+        plain = _read_cells_plain(xs, GRID)
+        assert count == plain.size and np.array_equal(out[:count], plain)
+        found += count
+    assert found > 1000  # the nodes read cells: the comparison is not of empty sets
+    assert transforms._read_cells(np.array([0.0, math.inf]), lower, h,
+                                  np.empty(GRID.points, np.int64)) == -1
+
+
 def test_point_reads_the_two_cells_of_its_cloud_in_cell_deposit():
     gen = testing.make("generator", {"kind": "point"}, GRID)
     theta = np.array([0.3])
@@ -217,6 +258,37 @@ def test_copy_checked_copies_and_finds_the_first_bad_entry(allow_neg_inf):
         expected = [i for i in range(64) if not np.isfinite(x[i])
                     and not (allow_neg_inf and x[i] == -math.inf)]
         assert index == (expected[0] if expected else -1)
+
+
+@pytest.mark.parametrize("allow_neg_inf", [False, True])
+def test_short_arrays_are_checked_in_python_as_the_kernel_checks_them(allow_neg_inf):
+    values = [0.5, -2.0, math.nan, math.inf, -math.inf, 1e308]
+    rng = np.random.default_rng(12)
+    for size in (0, 1, 2, SMALL, SMALL + 1, 40):
+        for _ in range(60):
+            x = rng.choice(values, size) if size else np.empty(0)
+            expected = first_bad(x, allow_neg_inf)
+            copy, index = checked_copy(x, allow_neg_inf)
+            assert index == expected and copy is not x
+            assert np.array_equal(copy, x, equal_nan=True) and copy.dtype == np.float64
+            if expected < 0:
+                assert check(x, "q", "p", allow_neg_inf) is x
+            else:
+                with pytest.raises(Diverged) as err:
+                    check(x, "q", "p", allow_neg_inf)
+                assert err.value.index == expected
+
+
+def test_w1_in_one_kernel_equals_the_sum_of_the_gaps():
+    """A row's W1 in one call: h sum |G - F| within a rounding per cell of the exact sum."""
+    rng = np.random.default_rng(13)
+    w1 = testing.make("distance", {"kind": "w1"}, GRID)
+    for zeros in (0, 150, 195):
+        p, q = (testing.random_masses(rng, GRID.points, zeros) for _ in range(2))
+        gaps = np.abs(filled(cdf_distances._cdf_gaps, p, q))
+        exact = GRID.h * math.fsum(gaps)
+        assert exact > 0 and w1.value(p, q) == pytest.approx(exact, rel=GRID.points * 2.0 ** -53)
+    assert w1.value(p, p) == 0.0
 
 
 def test_d_max_dev_from_the_logits_matches_the_plain_one():
