@@ -6,8 +6,8 @@ convolved with the noise of the point's iteration (:mod:`gamesim.noise`), and th
 gradient in its masses is K^T of the objective's (docs/design.md, "One iteration").
 
 Plugins whose methods fill an ``out=`` buffer (``out_methods``, docs/plugins.md, "Protocols")
-are given buffers of :class:`Buffers`, reused from one iteration to the next; the others
-allocate their results as before."""
+are given buffers of :class:`Buffers`, reused from one iteration to the next, on grids of at
+least ``BUFFERED_CELLS`` cells; the others allocate their results as before."""
 
 import sys
 
@@ -23,6 +23,9 @@ def _refcounts(arrays):
 
 
 _UNHELD = _refcounts([np.empty(0)])[0]  # the count of an array only a spare list holds
+# Grids from this many cells on use the buffers. On smaller ones a fresh array costs less
+# than the bookkeeping (about 1 us a buffer: a few µs an iteration at 512 cells).
+BUFFERED_CELLS = 1 << 16
 
 
 class Buffers:
@@ -105,11 +108,14 @@ class Exact:
             faster(self.objective, "generator_grad_at", "generator_grad")
         self.penalty = capability(sc.regularizer, "penalty")
         # the per-iteration arrays of N cells, in reused buffers where the plugin fills out=
+        # and the grid is large enough for that to pay
         self.buffers = Buffers(sc.grid.points)
-        self.out_forward = fills(self.gen, "forward")
-        self.out_forward_log = fills(self.gen, "forward_log")
-        self.out_oracle = fills(self.objective, "oracle_log" if self.log_oracle else "oracle")
-        self.out_distance = sc.mode == "direct" and fills(sc.distance, "grad")
+        buffered = sc.grid.points >= BUFFERED_CELLS
+        self.out_forward = buffered and fills(self.gen, "forward")
+        self.out_forward_log = buffered and fills(self.gen, "forward_log")
+        self.out_oracle = buffered and fills(
+            self.objective, "oracle_log" if self.log_oracle else "oracle")
+        self.out_distance = buffered and sc.mode == "direct" and fills(sc.distance, "grad")
         if sc.mode == "direct":
             self.g_source = f"distance {sc.distance.name!r}"
         else:

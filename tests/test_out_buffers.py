@@ -16,6 +16,12 @@ from gamesim_plugins.objectives import Minimax, Nonsaturating
 
 GRID = Grid(-4.0, 4.0, 257)
 REGISTRY = plugins.registry()
+
+
+@pytest.fixture(autouse=True)
+def buffers_on_every_grid(monkeypatch):
+    """The engine uses its buffers from exact.BUFFERED_CELLS cells on; here on every grid."""
+    monkeypatch.setattr(exact, "BUFFERED_CELLS", 0)
 WITH_OUT = [(kind, name) for kind in ("generator", "objective", "distance")
             for name, cls in sorted(REGISTRY.classes[kind].items())
             if protocols.capability(cls, "out_methods")]
@@ -202,6 +208,14 @@ def test_the_engine_passes_two_alternating_buffers_to_a_plugin_that_declares_the
     # the last point is still held when the next one is computed; the log-masses are not
     assert len(masses) == 2 and len(logs) == 1
     assert all(seen[i][0] == seen[i + 2][0] for i in range(11))
+    _same(result, engine.run(_scenario()))
+
+
+def test_no_buffers_below_the_grid_size_where_they_pay(monkeypatch):
+    monkeypatch.setattr(exact, "BUFFERED_CELLS", IDEAL["grid"]["points"] + 1)
+    sc = _with_generator(_scenario(), Counting)
+    result = engine.run(sc)
+    assert sc.generator.seen == [None] * 13
     _same(result, engine.run(_scenario()))
 
 
