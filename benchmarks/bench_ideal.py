@@ -33,7 +33,7 @@ from common import IDEAL_GAME, header, interleaved, load_scenario, ratios, sprea
 from numba import njit
 
 from gamesim import engine
-from gamesim.vecmath import sum_of, vexp, vlog
+from gamesim.vecmath import sum_of, vexp, vlog, wide_vectors
 
 LR = 0.5
 NAMES = ("lean", "twin", "fused", "hybrid")  # the references, as the table orders them
@@ -80,6 +80,7 @@ def _mirror(theta, log_both, log_total, lr):
     """theta <- theta - lr (log p_g - log(p_d + p_g)), log p_g = theta - log_total (clamped
     as gamesim's oracle clamps it), -inf kept; then the largest shifted to 0. Returns the
     number of NaN and +inf logits."""
+    wide_vectors()
     top = np.full(_LANES, -math.inf)
     both_zero = -math.log(2.0)
     bad = 0
@@ -108,6 +109,7 @@ def _fused(theta, p_d, lr, iterations, e):
     place; ``e`` is scratch. Returns the number of NaN and +inf logits of the last step.
     Each loop is branch-free (selects only), so LLVM vectorizes it with gamesim.vecmath's
     exp and log: exp, sum, log of p_d + p_g, then the step with its maximum and the shift."""
+    wide_vectors()
     bad = 0
     for _ in range(iterations):
         for i in range(theta.size):

@@ -1,6 +1,7 @@
 """Vectorizable float64 ``log`` and ``exp`` for Numba kernels, and the small pieces every hot
-kernel needs: sums and maxima in four chains (:func:`sum_of`, :func:`max_of`) and
-:func:`filled`, the calling convention of kernels that return no array.
+kernel needs: sums and maxima in four chains (:func:`sum_of`, :func:`max_of`),
+:func:`wide_vectors` (512-bit vectors where the CPU has them) and :func:`filled`, the calling
+convention of kernels that return no array.
 
 Why this exists
 ---------------
@@ -11,12 +12,15 @@ either (only the AVX-512F build has SIMD float64 exp/log). The game's hot loops 
 log-ratio per grid cell and one softmax exp per cell per iteration, so these two functions
 dominate them.
 
-:func:`log_into` and :func:`exp_into` evaluate the classic fdlibm (Sun, 1993; as in musl)
-algorithms with nothing in the loop body but IEEE arithmetic, 64-bit integer adds, masks and
-shifts, bit casts and branch-free selects. LLVM auto-vectorizes them (4 doubles per ``ymm``
-register on AVX2): about 2x (log) and 2.5x (exp) faster than libm per element on arrays of
-thousands of cells (benchmarks/bench_fastmath.py, AMD EPYC Zen 3: 2.3-2.4 against 4.4-4.8 ns
-for log, 2.0-2.1 against 5.4-5.9 ns for exp).
+:func:`log_into` and :func:`exp_into` evaluate the classic fdlibm algorithm (Sun, 1993; as in
+musl) for log and a division-free polynomial for exp, with nothing in the loop body but IEEE arithmetic,
+fused multiply-adds, 64-bit integer adds, masks and shifts, bit casts and branch-free selects.
+LLVM auto-vectorizes them (4 doubles per ``ymm`` register on AVX2, 8 per ``zmm`` in kernels
+that call :func:`wide_vectors` on AVX-512 machines). benchmarks/bench_fastmath.py, medians:
+on an Intel Xeon with AVX-512, 2.2 ns (log) and 1.5 ns (exp) an element, against NumPy's
+AVX-512 1.7 and 1.2 ns (0.76x and 0.8x) and scalar libm's 8 ns; on an AMD EPYC Zen 3
+(AVX2, before the fused multiply-adds and the division-free exp) 2.3 and 2.0 ns against
+NumPy's scalar 4.4-4.8 and 5.4-5.9 ns.
 
 Method
 ------
@@ -26,30 +30,37 @@ Method
     with ``f = m - 1``, ``s = f / (2 + f)``, ``log(m) = f - f^2/2 + s (f^2/2 + R(s^2))``, ``R``
     the degree-14 fdlibm minimax polynomial (Lg1..Lg7, in fdlibm's two interleaved chains),
     and ``log(x) = k ln2_hi + (f - (hfsq - (s (hfsq + R) + k ln2_lo)))`` with ln2 split in two
-    (``k ln2_hi`` is exact). This is fdlibm's ``e_log.c`` operation for operation.
+    (``k ln2_hi`` is exact). This is fdlibm's ``e_log.c`` operation for operation, except
+    that the polynomial steps and the product ``s (hfsq + R)`` are fused multiply-adds.
 ``exp(x)``
     ``k = round(x / ln 2)`` by the round-to-nearest "shifter" trick (``x/ln2 + 1.5*2^52``,
     whose low mantissa bits are ``k``, so no float-to-int conversion is needed), Cody-Waite
-    reduction ``r = (x - k ln2_hi) - k ln2_lo`` with ``|r| <= ~0.347``, the fdlibm rational
-    approximation ``exp(r) = 1 + (r c / (2 - c) - lo + hi)``, ``c = r - r^2 P(r^2)`` (P of
-    degree 5 in r^2, P1..P5), then scaling by ``2^k`` in two exact steps
-    ``(y * 2^floor(k/2)) * 2^(k - floor(k/2))`` with both factors built from the exponent
-    bits. Only the last multiplication can round, so results in the subnormal range and the
-    overflow to +inf are obtained by one correctly rounded scaling, like fdlibm's ``scalbn``.
-    ``x`` is clamped to [-1100, 1100] first (values outside give 0 or +inf anyway).
+    reduction ``r = hi - lo``, ``hi = x - k ln2_hi`` (exact), ``lo = k ln2_lo``,
+    ``|r| <= ~0.347``; then ``exp(r) = 1 + (hi + (r^2 q(r) - lo))`` with ``q`` of degree 10
+    interpolating ``(exp(r) - 1 - r) / r^2`` at Chebyshev nodes (relative error 2.3e-19),
+    evaluated by Estrin's scheme in fused multiply-adds. ``lo`` enters unrounded, so the
+    rounding of ``r`` reaches only ``r^2 q``. No division: a division unit finishes one
+    float64 every 2 cycles or so, slower than the whole polynomial. Then scaling by ``2^k``
+    in two exact steps ``(y * 2^floor(k/2)) * 2^(k - floor(k/2))`` with both factors built
+    from the exponent bits. Only the last multiplication can round, so results in the
+    subnormal range and the overflow to +inf are obtained by one correctly rounded scaling,
+    like fdlibm's ``scalbn``. ``x`` is clamped to [-1100, 1100] first (values outside give 0
+    or +inf anyway).
 
 Accuracy
 --------
-fdlibm's error analysis bounds both at < 1 ulp. Measured against an 80-bit ``np.longdouble``
-reference (itself checked against mpmath) on 1.2e8 inputs per function over the whole range,
-subnormals, powers of two, values near 1 (log) and near 0 (exp), and the overflow and
-underflow thresholds (tests/test_fastmath.py): max 0.86 ulp for log and 0.90 ulp for exp
-(NumPy/glibc: about 0.52). In the subnormal output range of exp the unit is the subnormal ulp
-2^-1074 (there the 53-bit result is rounded a second time by the scaling; measured max 0.75).
-Callers may rely on < 1 ulp; the tests assert <= 2. About 90 % (exp) and 98-99.9 % (log) of
-results are bit-identical to NumPy's, the rest differ by one ulp; e.g. ``exp(1)`` is
-``2.7182818284590455``, e rounded up (0.67 ulp), as in fdlibm and Java's ``StrictMath``.
-``log(1) = 0``, ``exp(0) = 1`` and ``log(2^k) = k ln 2`` (correctly rounded) are exact.
+fdlibm's error analysis bounds log at < 1 ulp; for exp the rounding of ``hi + (r^2 q - lo)``
+(at most a quarter of an ulp of the result) and of the final ``1 + ...`` (half an ulp)
+dominate, with the rounding of ``r`` inside ``r^2 q`` and of the polynomial's steps adding
+about a tenth. Measured against an 80-bit ``np.longdouble`` reference (itself checked
+against mpmath) over the whole range, subnormals, powers of two, values near 1 (log) and near
+0 (exp), and the overflow and underflow thresholds (tests/test_fastmath.py): max 0.80 ulp for
+log (0.86 over 1.2e8 random inputs) and 0.86 ulp for exp (NumPy/glibc: about 0.52). In the
+subnormal output range of exp the unit is the subnormal ulp 2^-1074 (there the 53-bit result
+is rounded a second time by the scaling; measured max 0.74). Callers may rely on < 1 ulp;
+the tests assert <= 2. About 93 % (exp) and 98 % (log) of results are bit-identical to
+NumPy's, the rest differ by one ulp. ``log(1) = 0``, ``exp(0) = 1``, ``exp(1) = e`` and
+``log(2^k) = k ln 2`` (correctly rounded) are exact.
 
 Special cases (identical to ``np.log``/``np.exp``; nothing raises or warns, though the
 hardware status flags, which Numba never reads, may be set):
@@ -64,8 +75,11 @@ Compilation flags
 ``fastmath=False`` (no flag at all): the code is vectorized without any fast-math flag, so
 nothing reassociates, contracts to FMA, or assumes no NaN/inf (``nnan``/``ninf`` would let LLVM
 delete the special-case selects, ``reassoc`` would fold ``(z + shifter) - shifter`` and break
-the rounding trick). With no contraction to FMA, which would depend on the target, the results
-are the same bits on every machine, in fdlibm's own evaluation order. ``error_model="numpy"``
+the rounding trick). The fused multiply-adds are written out (LLVM's ``llvm.fma``: a vector
+FMA instruction where the CPU has one, the C library's correctly rounded ``fma`` elsewhere),
+never left to contraction, which would depend on the target: the results are the same bits
+on every machine, with or without FMA, AVX2 or AVX-512 (tested by compiling for a bare x86-64
+in a subprocess). ``error_model="numpy"``
 is required: with Numba's default "python" error model every float division checks for a zero
 divisor and raises ZeroDivisionError, a branch that blocks vectorization (the divisors here,
 ``2 + f`` and ``2 - c``, are never zero).
@@ -117,6 +131,34 @@ def _from_bits(typingctx, i):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's ``llvm.fma``): a vector FMA instruction where the CPU
+    has one, the C library's correctly rounded ``fma`` elsewhere, so the same bits."""
+    if not a == b == c == types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Call first in a kernel whose loops are arithmetic-bound (exp, log): lets LLVM vectorize
+    them 512 bits wide where the CPU has AVX-512. LLVM otherwise keeps to 256 bits on Intel
+    server CPUs (a guard against the clock drop of older AVX-512 parts); elementwise results
+    do not depend on the width, and without AVX-512 nothing changes."""
+
+    def codegen(context, builder, signature, args):
+        # a string attribute, which llvmlite's checked ``attributes.add`` does not accept
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 _JIT = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 _INLINE = dict(_JIT, inline="always")
 
@@ -160,10 +202,10 @@ def vlog(x):
     s = f / (2.0 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    t1 = w * _fma(w, _fma(w, _LG6, _LG4), _LG2)
+    t2 = z * _fma(w, _fma(w, _fma(w, _LG7, _LG5), _LG3), _LG1)
     r = t2 + t1
-    y = s * (hfsq + r) + dk * _LN2_LO - hfsq + f + dk * _LN2_HI
+    y = _fma(s, hfsq + r, dk * _LN2_LO) - hfsq + f + dk * _LN2_HI
     y = -np.inf if x == 0.0 else y  # +-0
     y = y if x >= 0.0 else np.nan  # negative (-0 excepted), -inf, nan
     return np.inf if x == np.inf else y
@@ -176,6 +218,7 @@ def log_into(x, out):
     Within 1 ulp (fdlibm's algorithm), subnormals included; log(+-0) = -inf,
     log(+inf) = +inf, log(x < 0) = log(nan) = nan.
     """
+    wide_vectors()
     n = x.size
     if out.size != n:
         raise ValueError("log_into: x and out differ in size")
@@ -189,14 +232,22 @@ def log_into(x, out):
 
 
 # ------------------------------------------------------------------------------------------
-# exp: fdlibm e_exp.c with round-to-nearest k and two-step scaling
+# exp: Cody-Waite reduction, a polynomial of degree 12, two-step scaling
 
 _INV_LN2 = 1.44269504088896338700e+00  # 0x3ff71547652b82fe
-_P1 = 1.66666666666666019037e-01  # 0x3FC555555555553E
-_P2 = -2.77777777770155933842e-03  # 0xBF66C16C16BEBD93
-_P3 = 6.61375632143793436117e-05  # 0x3F11566AAF25DE2C
-_P4 = -1.65339022054652515390e-06  # 0xBEBBBD41C5D26BF1
-_P5 = 4.13813679705723846039e-08  # 0x3E66376972BEA4D0
+# (exp(r) - 1 - r) / r^2 on |r| <= ln2/2: interpolation at 11 Chebyshev nodes (computed with
+# mpmath at 60 digits), relative error 2.3e-19 of exp(r)
+_E0 = 0.5
+_E1 = 0.1666666666666667  # 0x1.5555555555557p-3
+_E2 = 0.04166666666666667  # 0x1.5555555555556p-5
+_E3 = 0.008333333333326136  # 0x1.11111111100dcp-7
+_E4 = 0.0013888888888883748  # 0x1.6c16c16c162d4p-10
+_E5 = 0.00019841269874820627  # 0x1.a01a01abe7fe1p-13
+_E6 = 2.4801587325547743e-05  # 0x1.a01a01a6d889cp-16
+_E7 = 2.7557255400206422e-06  # 0x1.71de0231960ebp-19
+_E8 = 2.75572736431103e-07  # 0x1.27e4db646b17ep-22
+_E9 = 2.5105217004720745e-08  # 0x1.af4de97ca4194p-26
+_E10 = 2.0914686968086876e-09  # 0x1.1f730349868cep-29
 _CLAMP = 1100.0  # |x| beyond this gives 0 or inf anyway; keeps k in [-1587, 1587]
 _HALF_BIAS = 1 << 50  # floor(k/2) = ((k + 2^51) >> 1) - 2^50 with k + 2^51 >= 0
 
@@ -212,9 +263,15 @@ def vexp(x):
     hi = xc - kd * _LN2_HI  # exact: kd has <= 11 bits, _LN2_HI 32
     lo = kd * _LN2_LO
     r = hi - lo
-    rr = r * r
-    c = r - rr * (_P1 + rr * (_P2 + rr * (_P3 + rr * (_P4 + rr * _P5))))
-    y = 1.0 + (r * c / (2.0 - c) - lo + hi)  # exp(r), in [0.70, 1.42]
+    r2 = r * r
+    r4 = r2 * r2
+    # Estrin's scheme: independent chains instead of ten dependent steps
+    q01 = _fma(r2, _fma(r, _E3, _E2), _fma(r, _E1, _E0))
+    q23 = _fma(r2, _fma(r, _E7, _E6), _fma(r, _E5, _E4))
+    q45 = _fma(r2, _E10, _fma(r, _E9, _E8))
+    q = _fma(r4 * r4, q45, _fma(r4, q23, q01))
+    # exp(r) = 1 + (hi - lo + r^2 q): lo enters unrounded, so r's rounding only reaches r^2 q
+    y = 1.0 + (hi + _fma(r2, q, -lo))  # in [0.70, 1.42]
     # 2^k in two exact factors 2^k1 * 2^k2, k1 = floor(k/2), each in [-794, 794]; the
     # low 52 bits of t hold k + 2^51 >= 0, so every shift below is a logical one
     u = _bits(t) & _MANT
@@ -229,9 +286,10 @@ def vexp(x):
 def exp_into(x, out):
     """``out[i] = exp(x[i])`` for 1-D float64 arrays (``out`` may be ``x``); returns ``out``.
 
-    Within 1 ulp (fdlibm's algorithm) over the whole range, subnormal results included;
+    Within 1 ulp over the whole range, subnormal results included;
     exp(-inf) = 0, exp(+inf) = +inf, overflow to +inf above 709.78, nan -> nan.
     """
+    wide_vectors()
     n = x.size
     if out.size != n:
         raise ValueError("exp_into: x and out differ in size")

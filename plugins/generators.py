@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.vecmath import max_of, sum_of, vexp, vlog
+from gamesim.vecmath import max_of, sum_of, vexp, vlog, wide_vectors
 
 _NO_LOG = np.empty(0)  # log_out of _softmax when the log-masses are not wanted
 
@@ -19,17 +19,20 @@ def _softmax(theta, out, log_out):
     The exp loop has no reduction in it, so LLVM vectorizes it with gamesim.vecmath's exp;
     the max and the sum run in four chains.
     """
+    wide_vectors()
     m = max_of(theta)
     for i in range(theta.size):
         out[i] = vexp(theta[i] - m)
     total = sum_of(out)
     scale = 1.0 / total
-    for i in range(theta.size):
-        out[i] *= scale
     if log_out.size:
         log_total = vlog(total)
         for i in range(theta.size):
+            out[i] *= scale
             log_out[i] = (theta[i] - m) - log_total
+    else:
+        for i in range(theta.size):
+            out[i] *= scale
 
 
 @njit(cache=True, error_model="numpy")

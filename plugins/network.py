@@ -15,8 +15,8 @@ temporaries for BLAS products) 7-10x on the tanh network because of
   k-th input of a block, the second factor from a per-unit table, and tanh z =
   1 - 2 / (exp(2 z) + 1): a few multiplies and one divide per element, no loop-carried
   dependency, under 1 ns, where np.tanh took about 20 ns per float64 on the AVX2 machine
-  measured. Other inputs (sampled points) take the vectorizable fdlibm exp of
-  gamesim.vecmath per element, about 4 ns.
+  measured. Other inputs (sampled points) take the vectorizable exp of gamesim.vecmath per
+  element, about 1.5-4 ns.
 
 Evenly spaced is detected, not declared by the callers, so a sampled batch cannot take the
 table by mistake: every s_i within 1e-8 |ds| of s_0 + i ds (cell centres and np.linspace

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 import gamesim
-from gamesim.vecmath import filled, sum_of, vlog
+from gamesim.vecmath import filled, sum_of, vlog, wide_vectors
 
 
 @njit(cache=True)
@@ -87,6 +87,7 @@ def _oracle_cell(log_p_d, p_d, p_g, log_p_g, nonsaturating):
 def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
     """The oracle logit and, in the same pass, the generator's gradient against it: two
     logarithms a cell instead of four."""
+    wide_vectors()
     for i in range(p_d.size):
         u[i], g[i] = _oracle_cell(log_p_d[i], p_d[i], p_g[i], vlog(p_g[i]), nonsaturating)
 
@@ -94,6 +95,7 @@ def _oracle_and_generator_grad(log_p_d, p_d, p_g, u, g, nonsaturating):
 @njit(cache=True, error_model="numpy")
 def _oracle_and_generator_grad_from_log(log_p_d, p_d, p_g, log_p_g, u, g, nonsaturating):
     """As :func:`_oracle_and_generator_grad` with log p_g given: one logarithm a cell."""
+    wide_vectors()
     for i in range(p_d.size):
         u[i], g[i] = _oracle_cell(log_p_d[i], p_d[i], p_g[i], log_p_g[i], nonsaturating)
 
@@ -233,6 +235,7 @@ def _js_oracle_terms(p_d, p_g, out):
 
     Branch-free (selects only), so LLVM vectorizes the loop with gamesim.vecmath's log.
     """
+    wide_vectors()
     for i in range(p_d.size):
         log_total = vlog(p_d[i] + p_g[i])
         from_d = p_d[i] * (vlog(p_d[i]) - log_total)

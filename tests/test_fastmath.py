@@ -7,12 +7,16 @@ subnormal range). All inputs come from fixed seeds.
 """
 
 import math
+import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from numba import njit
 
-from gamesim.vecmath import exp_into, filled, log_into, max_of, sum_of
+from gamesim.vecmath import exp_into, filled, log_into, max_of, sum_of, vexp, wide_vectors
 
 LD = np.longdouble
 if np.finfo(LD).nmant < 63:  # pragma: no cover - not x86_64 / long double is float64
@@ -99,8 +103,8 @@ def test_log_accuracy():
 
 def test_exp_accuracy():
     """exp_into within 2 ulp everywhere (the subnormal ulp in the subnormal range). Measured
-    max on these 840409 inputs: 0.90 ulp (NumPy/glibc: 0.51), 0.74 subnormal ulp on the
-    116082 subnormal results; 0.90 ulp over 1.2e8 random inputs while developing."""
+    max on these 840409 inputs: 0.86 ulp (NumPy/glibc: 0.51), 0.74 subnormal ulp on the
+    116082 subnormal results."""
     x = exp_inputs(np.random.default_rng(20240612))
     got = exp_into(x, np.empty_like(x))
     with np.errstate(over="ignore"):
@@ -112,6 +116,61 @@ def test_exp_accuracy():
     # overflow and underflow exactly where NumPy (glibc) has them
     assert np.array_equal(np.isinf(got), np.isinf(expected_np))
     assert np.array_equal(got == 0.0, expected_np == 0.0)
+    assert np.mean(got == expected_np) > 0.9
+
+
+# A bare x86-64: SSE2 only, no FMA (llvm.fma becomes a call to the C library's fma), no AVX.
+BARE_X86_64 = {"NUMBA_CPU_NAME": "x86-64",
+               "NUMBA_CPU_FEATURES": "+64bit,+sse,+sse2,+cmov,+cx8,+fxsr,+mmx"}
+SAME_BITS_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from gamesim.vecmath import exp_into, log_into
+rng = np.random.default_rng(5)
+x = np.concatenate([rng.uniform(-750.0, 710.0, 50_000), rng.uniform(-1.0, 1.0, 50_000)])
+y = np.exp(rng.uniform(-745.0, 709.0, 100_000))
+e, g = exp_into(x, np.empty_like(x)), log_into(y, np.empty_like(y))
+code = exp_into.inspect_asm(exp_into.signatures[0])
+print(hashlib.sha256(e.tobytes() + g.tobytes()).hexdigest(), "vfmadd" in code)
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="compiles for a bare x86-64")
+def test_same_bits_without_fma_or_avx(tmp_path):
+    """The results do not depend on the machine: compiled for a bare x86-64 (no FMA, no AVX,
+    so scalar code and the C library's fma) they are the same bits as on this machine."""
+    def run(name, env):
+        # a fresh cache each: the assembly is inspected, which Numba allows only when compiled
+        out = subprocess.run([sys.executable, "-c", SAME_BITS_SCRIPT], capture_output=True,
+                             text=True, check=True,
+                             env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / name), **env})
+        return out.stdout.split()
+
+    cpu = open("/proc/cpuinfo").read()
+    native, native_fma = run("native", {})
+    bare, bare_fma = run("bare", BARE_X86_64)
+    assert native_fma == str(" fma " in cpu)
+    assert bare_fma == "False"  # really compiled without FMA instructions
+    assert bare == native
+    # wide_vectors changes the width only where the CPU has AVX-512F, never the results
+    if " avx512f " in cpu:
+        @njit
+        def wide_exp(x, out):
+            wide_vectors()
+            for i in range(x.size):
+                out[i] = vexp(x[i])
+
+        @njit
+        def narrow_exp(x, out):
+            for i in range(x.size):
+                out[i] = vexp(x[i])
+
+        x = np.linspace(-700.0, 700.0, 1001)
+        wide, narrow = np.empty_like(x), np.empty_like(x)
+        wide_exp(x, wide), narrow_exp(x, narrow)
+        assert np.array_equal(wide, narrow)
+        sig = wide_exp.signatures[0]
+        assert "zmm" in wide_exp.inspect_asm(sig) and "zmm" not in narrow_exp.inspect_asm(sig)
 
 
 def test_thresholds():
@@ -138,8 +197,7 @@ def test_special_values():
     assert ex[0] == 1.0 and ex[1] == 1.0 and ex[2] == inf and ex[3] == 0.0
     assert np.isnan(ex[4]) and np.isnan(ex[5])
     assert ex[8] == 0.0 and ex[9] == 1.0
-    # like fdlibm (and Java's StrictMath.exp), exp(1) is e rounded up: 0.67 ulp
-    assert ex[10] == np.nextafter(math.e, 3.0)
+    assert ex[10] == math.e  # correctly rounded (fdlibm's exp, before, rounded it up)
     assert exp_into(np.array([-0.0, 1e-300, -1e-300]), np.empty(3))[0] == 1.0
 
 
