@@ -3,7 +3,6 @@ that ends a run as 'diverged'."""
 
 import math
 
-import numpy as np
 from numba import njit
 
 from .vecmath import _bits
@@ -61,30 +60,9 @@ def copy_checked(x, out, allow_neg_inf):
     return first_bad(x, allow_neg_inf)
 
 
-SMALL = 8  # arrays of at most this many entries are checked in Python: a Numba call costs more
-
-
-def _first_bad_small(x, allow_neg_inf):
-    """:func:`first_bad` of a short 1-D array, in Python."""
-    for i, v in enumerate(x.tolist()):
-        if not math.isfinite(v) and not (allow_neg_inf and v == -math.inf):
-            return i
-    return -1
-
-
 def check(x, quantity, plugin, allow_neg_inf=False):
     """x, if finite (-inf allowed on request); else :class:`Diverged` naming the plugin."""
-    i = _first_bad_small(x, allow_neg_inf) if x.size <= SMALL else first_bad(x, allow_neg_inf)
+    i = first_bad(x, allow_neg_inf)
     if i >= 0:
         raise Diverged(quantity, plugin, i)
     return x
-
-
-def checked_copy(x, allow_neg_inf):
-    """(a float64 copy of the 1-D array x, the index of its first non-finite entry as
-    :func:`first_bad` gives it)."""
-    if x.size <= SMALL:
-        out = x.astype(np.float64)  # always a copy
-        return out, _first_bad_small(out, allow_neg_inf)
-    out = np.empty(x.size)
-    return out, copy_checked(x, out, allow_neg_inf)

@@ -5,7 +5,7 @@ snapshotted as due, the stop condition checked, then the schedule steps
 import numpy as np
 
 from .blame import reraise
-from .divergence import Diverged, checked_copy
+from .divergence import Diverged, copy_checked
 from .protocols import capability
 from .recorder import Recorder, bind
 
@@ -48,7 +48,8 @@ def iterate(sc, players, step, observers, progress, start, eager, batch=None):
                     updating = False
                     # a copy (the optimizers step theta in place), which the generator's
                     # optimizer (its init_params at iteration 0) must have left finite
-                    saved, bad = checked_copy(theta, logit_params)
+                    saved = np.empty(theta.size)
+                    bad = copy_checked(theta, saved, logit_params)
                     if bad >= 0:
                         raise Diverged("generator parameters",
                                        gopt_label if it else players.gen_label, bad)

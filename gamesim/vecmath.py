@@ -16,11 +16,14 @@ dominate them.
 musl) for log and a division-free polynomial for exp, with nothing in the loop body but IEEE arithmetic,
 fused multiply-adds, 64-bit integer adds, masks and shifts, bit casts and branch-free selects.
 LLVM auto-vectorizes them (4 doubles per ``ymm`` register on AVX2, 8 per ``zmm`` in kernels
-that call :func:`wide_vectors` on AVX-512 machines). benchmarks/bench_fastmath.py, medians:
-on an Intel Xeon with AVX-512, 2.2 ns (log) and 1.5 ns (exp) an element, against NumPy's
-AVX-512 1.7 and 1.2 ns (0.76x and 0.8x) and scalar libm's 8 ns; on an AMD EPYC Zen 3
-(AVX2, before the fused multiply-adds and the division-free exp) 2.3 and 2.0 ns against
-NumPy's scalar 4.4-4.8 and 5.4-5.9 ns.
+that call :func:`wide_vectors` on AVX-512 machines). benchmarks/bench_fastmath.py, medians
+at N = 8192 and 65536 on an Intel Xeon (Emerald Rapids) with AVX-512: 2.2 ns (log) and
+1.8 ns (exp) an element, against NumPy's AVX-512 1.4-1.7 and 1.35 ns (so 1.3x-1.5x NumPy's
+time) and scalar libm's 8 ns; on an AMD EPYC Zen 3 (AVX2, before the fused multiply-adds
+and the division-free exp) 2.3 and 2.0 ns against NumPy's scalar 4.4-4.8 and 5.4-5.9 ns.
+On an x86-64 CPU without FMA (before 2013, or an emulator's generic CPU) each fused
+multiply-add is a call to the C library and the loops no longer vectorize: about 14 (log)
+and 18 ns (exp) an element, slower than scalar libm; that is the price of the same bits.
 
 Method
 ------
@@ -55,11 +58,12 @@ dominate, with the rounding of ``r`` inside ``r^2 q`` and of the polynomial's st
 about a tenth. Measured against an 80-bit ``np.longdouble`` reference (itself checked
 against mpmath) over the whole range, subnormals, powers of two, values near 1 (log) and near
 0 (exp), and the overflow and underflow thresholds (tests/test_fastmath.py): max 0.80 ulp for
-log (0.86 over 1.2e8 random inputs) and 0.86 ulp for exp (NumPy/glibc: about 0.52). In the
-subnormal output range of exp the unit is the subnormal ulp 2^-1074 (there the 53-bit result
-is rounded a second time by the scaling; measured max 0.74). Callers may rely on < 1 ulp;
-the tests assert <= 2. About 93 % (exp) and 98 % (log) of results are bit-identical to
-NumPy's, the rest differ by one ulp. ``log(1) = 0``, ``exp(0) = 1``, ``exp(1) = e`` and
+log and 0.86 ulp for exp on the tests' inputs; a search near the reduction's worst cases
+found 0.85 (log, near 1) and 0.90 (exp, near (k + 1/2) ln 2, where fdlibm's exp gave 0.92).
+NumPy/glibc: about 0.52. In the subnormal output range of exp the unit is the subnormal ulp
+2^-1074 (there the 53-bit result is rounded a second time by the scaling; measured max
+0.75). Callers may rely on < 1 ulp; the tests assert <= 2. About 90 % (exp, uniform inputs)
+and 98 % (log) of results are bit-identical to NumPy's, the rest differ by one ulp. ``log(1) = 0``, ``exp(0) = 1``, ``exp(1) = e`` and
 ``log(2^k) = k ln 2`` (correctly rounded) are exact.
 
 Special cases (identical to ``np.log``/``np.exp``; nothing raises or warns, though the
@@ -81,8 +85,8 @@ never left to contraction, which would depend on the target: the results are the
 on every machine, with or without FMA, AVX2 or AVX-512 (tested by compiling for a bare x86-64
 in a subprocess). ``error_model="numpy"``
 is required: with Numba's default "python" error model every float division checks for a zero
-divisor and raises ZeroDivisionError, a branch that blocks vectorization (the divisors here,
-``2 + f`` and ``2 - c``, are never zero).
+divisor and raises ZeroDivisionError, a branch that blocks vectorization (log's divisor
+``2 + f`` is never zero).
 
 Bit casts are done by two tiny Numba intrinsics (an LLVM ``bitcast``, which vectorizes for
 free) instead of writing through scratch arrays and ``.view``: one pass over the data.
@@ -148,12 +152,16 @@ def _fma(typingctx, a, b, c):
 def wide_vectors(typingctx):
     """Call first in a kernel whose loops are arithmetic-bound (exp, log): lets LLVM vectorize
     them 512 bits wide where the CPU has AVX-512. LLVM otherwise keeps to 256 bits on Intel
-    server CPUs (a guard against the clock drop of older AVX-512 parts); elementwise results
-    do not depend on the width, and without AVX-512 nothing changes."""
+    server CPUs, a guard against the clock drop of older AVX-512 parts (Skylake-SP, Cascade
+    Lake: not measured there); elementwise results do not depend on the width, and without
+    AVX-512 nothing changes."""
 
     def codegen(context, builder, signature, args):
-        # a string attribute, which llvmlite's checked ``attributes.add`` does not accept
-        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        # a string attribute, which llvmlite's checked ``attributes.add`` does not accept;
+        # should a later llvmlite store attributes otherwise, the kernel just stays 256 bits
+        attributes = builder.function.attributes
+        if isinstance(attributes, set):
+            set.add(attributes, '"prefer-vector-width"="512"')
         return context.get_dummy_value()
 
     return types.none(), codegen

@@ -237,7 +237,7 @@ def _read_cells(xs, lower, h, out):
     for s in range(xs.size):
         if not math.isfinite(xs[s]):
             return -1
-    segments = xs.size - 1
+    segments = max(xs.size - 1, 0)
     los, his = np.empty(segments, np.int64), np.empty(segments, np.int64)
     first, last = n, -1
     for s in range(segments):

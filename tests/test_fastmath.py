@@ -105,14 +105,16 @@ def test_exp_accuracy():
     """exp_into within 2 ulp everywhere (the subnormal ulp in the subnormal range). Measured
     max on these 840409 inputs: 0.86 ulp (NumPy/glibc: 0.51), 0.74 subnormal ulp on the
     116082 subnormal results."""
-    x = exp_inputs(np.random.default_rng(20240612))
+    # and the worst case a search near (k + 1/2) ln 2 found: 0.8996 ulp (mpmath agrees)
+    x = np.append(exp_inputs(np.random.default_rng(20240612)),
+                  float.fromhex("-0x1.341a9a9dcbc22p+8"))
     got = exp_into(x, np.empty_like(x))
     with np.errstate(over="ignore"):
         ref = np.exp(x.astype(LD))
         expected_np = np.exp(x)
     err = ulp_error(got, ref)
     assert err.max() <= MAX_ULP, (err.max(), x[np.argmax(err)].hex())
-    assert err.max() < 1.0
+    assert err.max() < 1.0 and err[-1] > 0.89
     # overflow and underflow exactly where NumPy (glibc) has them
     assert np.array_equal(np.isinf(got), np.isinf(expected_np))
     assert np.array_equal(got == 0.0, expected_np == 0.0)
@@ -130,15 +132,19 @@ rng = np.random.default_rng(5)
 x = np.concatenate([rng.uniform(-750.0, 710.0, 50_000), rng.uniform(-1.0, 1.0, 50_000)])
 y = np.exp(rng.uniform(-745.0, 709.0, 100_000))
 e, g = exp_into(x, np.empty_like(x)), log_into(y, np.empty_like(y))
-code = exp_into.inspect_asm(exp_into.signatures[0])
+code = exp_into.inspect_asm(exp_into.signatures[0]) + log_into.inspect_asm(log_into.signatures[0])
+assert "vmulpd" in code or "mulsd" in code, "no assembly: compiled code was not inspected"
 print(hashlib.sha256(e.tobytes() + g.tobytes()).hexdigest(), "vfmadd" in code)
 """
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="compiles for a bare x86-64")
+@pytest.mark.skipif(platform.machine() != "x86_64" or not os.path.exists("/proc/cpuinfo"),
+                    reason="compiles for a bare x86-64 and reads the CPU's features on Linux")
 def test_same_bits_without_fma_or_avx(tmp_path):
     """The results do not depend on the machine: compiled for a bare x86-64 (no FMA, no AVX,
-    so scalar code and the C library's fma) they are the same bits as on this machine."""
+    so scalar code and calls to the C library's correctly rounded fma) they are the same bits
+    as compiled for this machine. (On a CPU with FMA, glibc's fma itself uses the instruction:
+    its software path, exact by the C standard, is not exercised here.)"""
     def run(name, env):
         # a fresh cache each: the assembly is inspected, which Numba allows only when compiled
         out = subprocess.run([sys.executable, "-c", SAME_BITS_SCRIPT], capture_output=True,
@@ -169,8 +175,8 @@ def test_same_bits_without_fma_or_avx(tmp_path):
         wide, narrow = np.empty_like(x), np.empty_like(x)
         wide_exp(x, wide), narrow_exp(x, narrow)
         assert np.array_equal(wide, narrow)
-        sig = wide_exp.signatures[0]
-        assert "zmm" in wide_exp.inspect_asm(sig) and "zmm" not in narrow_exp.inspect_asm(sig)
+        # (whether the narrow one avoids zmm depends on LLVM's tuning for the CPU)
+        assert "zmm" in wide_exp.inspect_asm(wide_exp.signatures[0])
 
 
 def test_thresholds():

@@ -17,14 +17,7 @@ from gamesim_plugins import cdf_distances, objectives, transforms
 from gamesim_plugins.generators import _NO_LOG, _softmax
 
 from gamesim import engine, scenario, testing
-from gamesim.divergence import (
-    SMALL,
-    Diverged,
-    check,
-    checked_copy,
-    copy_checked,
-    first_bad,
-)
+from gamesim.divergence import copy_checked, first_bad
 from gamesim.grid import Grid
 from gamesim.protocols import faster
 from gamesim.recorder import _dev_from_half, _norm_of, discriminator_values
@@ -258,25 +251,6 @@ def test_copy_checked_copies_and_finds_the_first_bad_entry(allow_neg_inf):
         expected = [i for i in range(64) if not np.isfinite(x[i])
                     and not (allow_neg_inf and x[i] == -math.inf)]
         assert index == (expected[0] if expected else -1)
-
-
-@pytest.mark.parametrize("allow_neg_inf", [False, True])
-def test_short_arrays_are_checked_in_python_as_the_kernel_checks_them(allow_neg_inf):
-    values = [0.5, -2.0, math.nan, math.inf, -math.inf, 1e308]
-    rng = np.random.default_rng(12)
-    for size in (0, 1, 2, SMALL, SMALL + 1, 40):
-        for _ in range(60):
-            x = rng.choice(values, size) if size else np.empty(0)
-            expected = first_bad(x, allow_neg_inf)
-            copy, index = checked_copy(x, allow_neg_inf)
-            assert index == expected and copy is not x
-            assert np.array_equal(copy, x, equal_nan=True) and copy.dtype == np.float64
-            if expected < 0:
-                assert check(x, "q", "p", allow_neg_inf) is x
-            else:
-                with pytest.raises(Diverged) as err:
-                    check(x, "q", "p", allow_neg_inf)
-                assert err.value.index == expected
 
 
 def test_w1_in_one_kernel_equals_the_sum_of_the_gaps():
