@@ -1,8 +1,8 @@
 """gamesim: exact simulations of the GAN minimax game over discretized 1D densities.
 
 The Python API (``load``, ``run``, ``load_run``, ``run_sweep``, ``compare``, ``plugin``,
-``analyze``, ``analyze_run``, ``reproduce``, ``Run``; see docs/api.md) is imported on first use, so ``import gamesim`` stays light: no
-Numba, no Matplotlib.
+``analyze``, ``analyze_run``, ``reproduce``, ``Run``; see docs/api.md) is imported on first
+use, so ``import gamesim`` stays light: no Numba, no Matplotlib.
 """
 
 import importlib

@@ -220,9 +220,7 @@ def _compare(args):
     if not os.path.isdir(folder):
         raise GamesimError(f"--out {out!r}: no such folder {folder!r}")
     results.remove_leftovers(folder)
-    figure = api.compare(runs, metric)
-    results.write_whole(out, lambda partial: figure.savefig(
-        partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt]))
+    _write_figure(api.compare(runs, metric), out, fmt)
     print(out)
     return 0
 
@@ -331,14 +329,20 @@ def _analyze(args):
     results.write_whole(path, lambda partial: results.write_json(partial, document))
     fmt = run.scenario.get("output", {}).get("format", "png")
     os.makedirs(os.path.join(args.run_dir, "plots"), exist_ok=True)
-    figure = plotting.figure_eigenvalues(run)  # reads the stability.json just written
-    results.write_whole(os.path.join(args.run_dir, "plots", f"eigenvalues.{fmt}"),
-                        lambda partial: figure.savefig(partial, format=fmt, dpi=plotting.DPI,
-                                                       metadata=plotting.METADATA[fmt]))
+    _write_figure(plotting.figure_eigenvalues(run),  # reads the stability.json just written
+                  os.path.join(args.run_dir, "plots", f"eigenvalues.{fmt}"), fmt)
     for point in document["points"]:
         print(describe_stability(point))
     print(path)
     return 0
+
+
+def _write_figure(figure, path, fmt):
+    """``figure`` saved as ``path`` in format ``fmt``, whole or not at all."""
+    from . import plotting, results
+
+    results.write_whole(path, lambda partial: figure.savefig(
+        partial, format=fmt, dpi=plotting.DPI, metadata=plotting.METADATA[fmt]))
 
 
 def describe_stability(point):

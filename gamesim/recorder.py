@@ -64,14 +64,10 @@ def discriminator_values(output, u):
     return u.copy()
 
 
-def parameter_values(plugin, x):
-    """A player's parameters as named numbers: the plugin's ``param_values`` if it has one,
-    else each entry of a small vector, else the vector's norm."""
-    return parameter_reader(plugin)(x)
-
-
 def parameter_reader(plugin):
-    """:func:`parameter_values` of ``plugin`` as a function of x, looked up once per run."""
+    """A function of x giving a player's parameters as named numbers: the plugin's
+    ``param_values`` if it has one, else each entry of a small vector, else the vector's
+    norm (looked up once per run)."""
     if has(plugin, "param_values"):
         return plugin.param_values
     return _plain_values

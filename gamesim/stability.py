@@ -18,10 +18,10 @@ import copy
 
 import numpy as np
 
-from .divergence import Diverged
+from .divergence import Diverged, first_bad
 from .errors import GamesimError
 from .exact import Exact
-from .field import gradients, jacobian, joined, largest_eigenvalues, split, steps
+from .field import SMOOTH_STEP, gradients, jacobian, joined, largest_eigenvalues, split, steps
 from .optstate import flat_state, set_flat_state
 from .protocols import capability
 from .runchecks import json_number
@@ -187,7 +187,7 @@ def _update_map(sc, step, theta, psi, states, iteration, x0, step_x, resolved):
     for flat, counter in zip(flats, counters):
         coords.add(start + np.flatnonzero(~counter))
         start += flat.size
-    state_steps = [1e-5 * np.maximum(1.0, np.abs(flat)) for flat in flats]
+    state_steps = [SMOOTH_STEP * np.maximum(1.0, np.abs(flat)) for flat in flats]
 
     def update(y):
         x = base + coords.lift(y)
@@ -284,8 +284,7 @@ def _resimulated(sc, step, iterations):
             while it < target:
                 theta, psi, states = step(theta, psi, states, it)
                 it += 1
-                if np.isnan(theta).any() or np.isposinf(theta).any() or \
-                        (not logits and np.isneginf(theta).any()):
+                if first_bad(theta, logits) >= 0:  # as the loop checks it
                     return found
             found[target] = (theta.copy(), None if psi is None else psi.copy(),
                              copy.deepcopy(states))

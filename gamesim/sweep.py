@@ -162,18 +162,6 @@ def _point_place(folder, name):
     return results.Reservation(final, tmp, folder)
 
 
-def run_point(source, point, plugins, out, plots, memory_share=1):
-    """Run one sweep point on its own, into the run directory ``out`` unless it is None
-    (taken as :func:`gamesim.results.reserve` takes a run's place); return its cells of
-    sweep.csv, as :meth:`Job.row` (never raises but for a signal). ``source``: a scenario
-    file's path or an :class:`~gamesim.sources.Source`."""
-    try:
-        job = Job.of(source, plugins=tuple(plugins), plots=plots, memory_share=memory_share)
-    except GamesimError as err:
-        return {"status": "error", "error": str(err)}
-    return job.row(point, out and functools.partial(results.reserve, out))
-
-
 def _chunks(points, size):
     """The (index, point) pairs of ``points`` in consecutive lists of ``size``, each made
     when it is asked for."""

@@ -182,14 +182,26 @@ KINK = 1e-9  # an end of a span within this many cells of an edge sits on the de
 
 
 @njit(cache=True)
+def _on_lower_edge(x, k, lower, h):
+    """Whether x, in cell k, sits on the edge to cell k - 1 (within KINK cells: where
+    rounding puts it on either side)."""
+    return k > 0 and x - (lower + k * h) < KINK * h
+
+
+@njit(cache=True)
+def _on_upper_edge(x, k, lower, h, n):
+    """Whether x, in cell k of n, sits on the edge to cell k + 1 (within KINK cells)."""
+    return k < n - 1 and lower + (k + 1) * h - x < KINK * h
+
+
+@njit(cache=True)
 def _end_value(x, k, lower, h, g):
-    """g at the span end x in cell k; on a cell edge (within KINK cells: where rounding puts
-    it on either side) the mean of the two cells', so the derivative there is the mean of
-    the one-sided ones rather than depending on the rounding."""
-    n = g.size
-    if x - (lower + k * h) < KINK * h and k > 0:
+    """g at the span end x in cell k; on a cell edge the mean of the two cells', so the
+    derivative there is the mean of the one-sided ones rather than depending on the
+    rounding."""
+    if _on_lower_edge(x, k, lower, h):
         return 0.5 * (g[k - 1] + g[k])
-    if lower + (k + 1) * h - x < KINK * h and k < n - 1:
+    if _on_upper_edge(x, k, lower, h, g.size):
         return 0.5 * (g[k] + g[k + 1])
     return g[k]
 
@@ -244,8 +256,8 @@ def _read_cells(xs, lower, h, out):
         a, b = _span(xs[s], xs[s + 1], h)
         ka, kb = _cell(a, lower, h, n), _cell(b, lower, h, n)
         # and the neighbour of an end on an edge (see _end_value)
-        los[s] = ka - 1 if ka > 0 and a - (lower + ka * h) < KINK * h else ka
-        his[s] = kb + 1 if kb < n - 1 and lower + (kb + 1) * h - b < KINK * h else kb
+        los[s] = ka - 1 if _on_lower_edge(a, ka, lower, h) else ka
+        his[s] = kb + 1 if _on_upper_edge(b, kb, lower, h, n) else kb
         if los[s] < his[s]:
             first, last = min(first, los[s]), max(last, his[s])
     if last < first:

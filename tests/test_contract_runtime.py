@@ -2,6 +2,7 @@
 floating-point warnings never reach the terminal, a NaN metric is a warning, and plotting
 draws whatever a run directory may hold."""
 
+import functools
 import os
 import types
 import warnings
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS, assert_one_line_error, gamesim_cli, tree
-from gamesim import engine, plotting, plugins, recorder, scenario, sweep
+from gamesim import engine, plotting, plugins, recorder, results, scenario, sweep
 from gamesim.errors import PluginRunError
 from gamesim.runs import Run
 
@@ -98,7 +99,8 @@ def test_python_api_raises_the_same_error(plugin_module, write_scenario):
 def test_a_sweep_point_records_the_error_in_its_row(plugin_module, write_scenario, tmp_path):
     name, _ = plugin_module(FAILING_DISTANCE)
     out = tmp_path / "point"
-    row = sweep.run_point(str(write_scenario(DIRECT)), [], [name], str(out), False)
+    job = sweep.Job.of(str(write_scenario(DIRECT)), plugins=(name,))
+    row = job.row([], functools.partial(results.reserve, str(out)))
     assert (row["status"], row["error"]) == ("error", expected(name))
     assert "traceback" not in row
     assert not out.exists()

@@ -43,8 +43,8 @@ def test_iteration_called_n_times_is_the_loop_bit_for_bit(game):
         thetas.append(theta.copy())
         psis.append(psi.copy())
     # the parameter columns are the plugins' param_values (or the norm of a large vector)
-    g_cols = [recorder.parameter_values(sc.generator, t) for t in thetas]
-    d_cols = [recorder.parameter_values(sc.discriminator, s) for s in psis]
+    g_cols = [recorder.parameter_reader(sc.generator)(t) for t in thetas]
+    d_cols = [recorder.parameter_reader(sc.discriminator)(s) for s in psis]
     assert np.array_equal(recorded_parameters(result, "g."),
                           np.array([list(v.values()) for v in g_cols]))
     assert np.array_equal(recorded_parameters(result, "d."),
