@@ -19,8 +19,8 @@ LLVM auto-vectorizes them (4 doubles per ``ymm`` register on AVX2, 8 per ``zmm``
 that call :func:`wide_vectors` on AVX-512 machines). benchmarks/bench_fastmath.py, medians
 at N = 8192 and 65536 on an Intel Xeon (Emerald Rapids) with AVX-512: 2.2 ns (log) and
 1.8 ns (exp) an element, against NumPy's AVX-512 1.4-1.7 and 1.35 ns (so 1.3x-1.5x NumPy's
-time) and scalar libm's 8 ns; on an AMD EPYC Zen 3 (AVX2, before the fused multiply-adds
-and the division-free exp) 2.3 and 2.0 ns against NumPy's scalar 4.4-4.8 and 5.4-5.9 ns.
+time) and scalar libm's 8 ns; on an AMD EPYC Zen 3 (AVX2: 4 doubles a vector) 2.4-2.5 ns
+(log) and 1.6-1.7 ns (exp) against NumPy's scalar 8.5 and 5.4-5.6 ns.
 On an x86-64 CPU without FMA (before 2013, or an emulator's generic CPU) each fused
 multiply-add is a call to the C library and the loops no longer vectorize: about 14 (log)
 and 18 ns (exp) an element, slower than scalar libm; that is the price of the same bits.
