@@ -41,14 +41,14 @@ def _numbers(cells):
     return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
 
 
-def _close(a, b):
+def close(a, b):
     """(all within tolerance, largest absolute difference among finite pairs)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
         return False, np.inf
     same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
     finite = np.isfinite(a) & np.isfinite(b)
-    diff = np.abs(a - b, where=finite, out=np.zeros(a.shape))
+    diff = np.abs(np.subtract(a, b, where=finite, out=np.zeros(a.shape)))
     ok = same_special | (finite & (diff <= ABS + REL * np.abs(a)))
     return bool(ok.all()), float(diff.max(initial=0.0))
 
@@ -70,9 +70,9 @@ def compare_metrics(old, new, until):
     for i, name in enumerate(a[0]):
         col_a, col_b = [r[i] for r in rows_a], [r[i] for r in rows_b]
         if col_a != col_b:
-            close, worst = _close(_numbers(col_a), _numbers(col_b))
+            within, worst = close(_numbers(col_a), _numbers(col_b))
             changed.append((name, worst))
-            ok &= close
+            ok &= within
     return changed, ok
 
 
@@ -96,9 +96,9 @@ def compare_snapshots(old, new, until):
                 changed.append((key, np.inf))
                 ok = False
             elif a.tobytes() != b.tobytes():
-                close, worst = _close(a, b)
+                within, worst = close(a, b)
                 changed.append((key, worst))
-                ok &= close
+                ok &= within
         return changed, ok
 
 
