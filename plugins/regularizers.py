@@ -103,12 +103,16 @@ class GradientPenalty:
                                                   "the grid")
 
     def __init__(self):
-        self._cached = (None, None)  # (p_g, interpolates): D's k steps share one p_g
+        # (p_d, p_g, interpolates): D's k steps share one p_g. p_d is part of the key: with
+        # instance noise D sees K p_d, which an annealed sigma changes while p_g may stay put
+        self._cached = (None, None, None)
 
     def interpolates(self, p_d, p_g):
-        if self._cached[0] is None or not np.array_equal(self._cached[0], p_g):
-            self._cached = (p_g.copy(), filled(_interpolates, p_d, p_g))
-        return self._cached[1]
+        cached_p_d, cached_p_g, q = self._cached
+        if q is None or not (np.array_equal(cached_p_g, p_g) and np.array_equal(cached_p_d, p_d)):
+            q = filled(_interpolates, p_d, p_g)
+            self._cached = (p_d.copy(), p_g.copy(), q)
+        return q
 
     def penalty(self, disc, psi, p_d, p_g):
         q = self.interpolates(p_d, p_g)

@@ -119,6 +119,20 @@ def test_penalty_gradients(reg_kind, spec):
         lambda q: reg.penalty(d, q, P_D, P_G)[0], psi), rtol=1e-5, atol=1e-8)
 
 
+def test_gradient_penalty_follows_a_change_of_p_d_alone():
+    # with instance noise D sees K p_d, which changes with an annealed sigma while p_g may
+    # stay the same: the interpolates depend on both
+    reg = make("regularizer", {"kind": "gradient_penalty", "gamma": 2.0})
+    d, psi = disc({"kind": "logistic", "degree": 3})
+    other_p_d = np.roll(P_D, 7)
+    reg.penalty(d, psi, P_D, P_G)
+    value, grad = reg.penalty(d, psi, other_p_d, P_G)
+    fresh = make("regularizer", {"kind": "gradient_penalty", "gamma": 2.0})
+    expected_value, expected_grad = fresh.penalty(d, psi, other_p_d, P_G)
+    assert value == expected_value and np.array_equal(grad, expected_grad)
+    assert value != reg.penalty(d, psi, P_D, P_G)[0]
+
+
 def test_r1_is_half_gamma_psi_squared_for_the_dirac_discriminator():
     d = make("discriminator", {"kind": "logistic", "degree": 1, "bias": False,
                                "standardize": False})
