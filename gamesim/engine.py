@@ -55,7 +55,8 @@ def run(sc, progress=None, observers=None):
     with np.errstate(all="ignore"):
         try:
             if phase.applies(players, state.theta, state.psi):
-                result.extra_snapshots.update(phase.field(players, result.columns, result.rows))
+                result.extra_snapshots.update(phase.field(players, result.columns, result.rows,
+                                                          state.iteration))
             if sc.stability is not None:
                 stability.attach(sc, result, step, state, final_states)
         except Exception as err:

@@ -14,11 +14,13 @@ def applies(players, theta, psi):
     return players.parametrized and theta.size == 1 and psi.size == 1
 
 
-def field(players, columns, rows):
+def field(players, columns, rows, iteration):
     """{"phase_theta", "phase_psi", "phase_grad_theta", "phase_grad_psi"}: POINTS x POINTS
     arrays of the exact gradients, minus the field of :mod:`gamesim.field` (``players``: a
     :class:`gamesim.exact.Exact`), on the range of the first ``g.`` and ``d.`` columns of
-    ``rows``, padded by 15%; {} where that range is not finite."""
+    ``rows``, padded by 15%; {} where that range is not finite. The gradients are those of
+    ``iteration`` (the run's last state): with annealed instance noise the field changes
+    along the run, and the portrait shows the one the trajectory ends in."""
     g_col = next(i for i, c in enumerate(columns) if c.startswith("g."))
     d_col = next(i for i, c in enumerate(columns) if c.startswith("d."))
     axes = []
@@ -34,7 +36,8 @@ def field(players, columns, rows):
     grad_theta, grad_psi = np.zeros_like(theta), np.zeros_like(psi)
     for idx in np.ndindex(theta.shape):
         try:
-            g_theta, g_psi = gradients(players, np.array([theta[idx]]), np.array([psi[idx]]))
+            g_theta, g_psi = gradients(players, np.array([theta[idx]]), np.array([psi[idx]]),
+                                       iteration)
             grad_theta[idx], grad_psi[idx] = g_theta[0], g_psi[0]
         except Diverged:
             pass  # an arrow of length 0 where the field is not finite

@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from gamesim import engine, scenario
 from gamesim.exact import Exact
+from gamesim.field import gradients
 from gamesim.grid import Grid
 from gamesim.noise import TAIL, Convolution
 
@@ -338,3 +339,21 @@ def test_shipped_scenario_converges_where_plain_simultaneous_play_spirals_out():
     # the last 100 iterations, near the equilibrium: the predicted contraction
     rate = (radius[-1] / radius[-101]) ** (1 / 100)
     assert rate == pytest.approx(math.sqrt(0.9525), abs=0.01)
+
+
+def test_annealed_phase_portrait_is_the_field_of_the_last_iteration():
+    """With annealed noise the field changes along the run: the portrait drawn over the
+    trajectory is the one of the last recorded state's noise level, where the run ends."""
+    overrides = ["iterations=40", "game.instance_noise.final_std=0.2", "output.plots=[]"]
+    sc = scenario.load(SCENARIOS / "dirac-gan-instance-noise.toml", overrides)
+    snaps = engine.run(sc).extra_snapshots
+    players = Exact(sc)
+    corner = (0, 0)
+    theta, psi = snaps["phase_theta"][corner], snaps["phase_psi"][corner]
+
+    def field_at(iteration):
+        return [g[0] for g in gradients(players, np.array([theta]), np.array([psi]), iteration)]
+
+    at_end, at_start = field_at(40), field_at(0)
+    assert [snaps["phase_grad_theta"][corner], snaps["phase_grad_psi"][corner]] == at_end
+    assert abs(at_end[1] - at_start[1]) > 1e-3  # sigma 0.2 against 1: another field
